@@ -1,0 +1,8 @@
+"""HTML pages of the dashboard."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/home.html")

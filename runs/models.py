@@ -1,0 +1,202 @@
+"""Runs: a task (skyvern-1.0 / skyvern-2.0) or a workflow run, and its lifecycle.
+
+Status moves created → queued → running → one final status. Every change goes
+through a method below, each a conditional UPDATE on the current status, so a
+final status never changes again and two processes racing on one run cannot
+both win.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from dashboard.ids import new_public_id
+from dashboard.models import Organization
+
+
+class RunStatus(models.TextChoices):
+    CREATED = "created"
+    QUEUED = "queued"
+    RUNNING = "running"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    TERMINATED = "terminated"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+FINAL_STATUSES = frozenset(
+    {
+        RunStatus.TIMED_OUT,
+        RunStatus.FAILED,
+        RunStatus.TERMINATED,
+        RunStatus.COMPLETED,
+        RunStatus.CANCELED,
+    }
+)
+ACTIVE_STATUSES = frozenset({RunStatus.CREATED, RunStatus.QUEUED, RunStatus.RUNNING})
+
+
+class RunType(models.TextChoices):
+    TASK_V1 = "task_v1", "Task (skyvern-1.0)"
+    TASK_V2 = "task_v2", "Task (skyvern-2.0)"
+    WORKFLOW_RUN = "workflow_run", "Workflow run"
+
+
+class RunEngine(models.TextChoices):
+    SKYVERN_V1 = "skyvern-1.0"
+    SKYVERN_V2 = "skyvern-2.0"
+
+
+RUN_TYPE_BY_ENGINE = {RunEngine.SKYVERN_V1: RunType.TASK_V1, RunEngine.SKYVERN_V2: RunType.TASK_V2}
+ID_PREFIX_BY_RUN_TYPE = {
+    RunType.TASK_V1: "tsk_",
+    RunType.TASK_V2: "tsk_v2_",
+    RunType.WORKFLOW_RUN: "wr_",
+}
+
+TASK_REQUEST_FIELDS = (
+    "prompt",
+    "url",
+    "title",
+    "engine",
+    "proxy_location",
+    "data_extraction_schema",
+    "error_code_mapping",
+    "max_steps",
+    "webhook_url",
+    "totp_identifier",
+    "totp_url",
+    "browser_session_id",
+    "publish_workflow",
+)
+WORKFLOW_REQUEST_FIELDS = (
+    "workflow_id",
+    "title",
+    "parameters",
+    "proxy_location",
+    "webhook_url",
+    "totp_url",
+    "totp_identifier",
+    "browser_session_id",
+)
+
+
+class InvalidTransition(Exception):
+    """A status change the lifecycle does not allow (e.g. anything out of a final status)."""
+
+
+class RunQuerySet(models.QuerySet["Run"]):
+    def for_organization(self, organization: Organization) -> RunQuerySet:
+        return self.filter(organization=organization)
+
+    def active(self) -> RunQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class Run(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
+    public_id = models.CharField(max_length=48, unique=True, editable=False)
+    run_type = models.CharField(max_length=16, choices=RunType.choices)
+    status = models.CharField(
+        max_length=16, choices=RunStatus.choices, default=RunStatus.CREATED, db_index=True
+    )
+
+    # The request, as given after normalization (TaskRunRequest / WorkflowRunRequest).
+    prompt = models.TextField(blank=True, default="")
+    url = models.TextField(null=True, blank=True)
+    title = models.TextField(null=True, blank=True)
+    engine = models.CharField(max_length=16, choices=RunEngine.choices, null=True, blank=True)
+    proxy_location = models.CharField(max_length=32, null=True, blank=True)
+    data_extraction_schema = models.JSONField(null=True, blank=True)
+    error_code_mapping = models.JSONField(null=True, blank=True)
+    max_steps = models.PositiveIntegerField(null=True, blank=True)
+    webhook_url = models.TextField(null=True, blank=True)
+    totp_identifier = models.TextField(null=True, blank=True)
+    totp_url = models.TextField(null=True, blank=True)
+    browser_session_id = models.CharField(max_length=48, null=True, blank=True, db_index=True)
+    publish_workflow = models.BooleanField(default=False)
+    workflow_id = models.CharField(max_length=48, null=True, blank=True)
+    parameters = models.JSONField(null=True, blank=True)
+
+    # What came of it.
+    output = models.JSONField(null=True, blank=True)
+    failure_reason = models.TextField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.public_id:
+            self.public_id = new_public_id(ID_PREFIX_BY_RUN_TYPE[RunType(self.run_type)])
+        super().save(*args, **kwargs)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def run_request(self) -> dict[str, Any]:
+        fields = (
+            WORKFLOW_REQUEST_FIELDS
+            if self.run_type == RunType.WORKFLOW_RUN
+            else TASK_REQUEST_FIELDS
+        )
+        return {name: getattr(self, name) for name in fields}
+
+    # --- state transitions ---------------------------------------------------
+
+    def _transition(self, allowed_from: frozenset[str] | set[str], **changes: Any) -> bool:
+        """Apply `changes` if the stored status is in `allowed_from`; refresh self either way."""
+        changes["modified_at"] = timezone.now()
+        updated = Run.objects.filter(pk=self.pk, status__in=allowed_from).update(**changes)
+        self.refresh_from_db()
+        return updated == 1
+
+    def mark_queued(self) -> bool:
+        return self._transition(
+            {RunStatus.CREATED}, status=RunStatus.QUEUED, queued_at=timezone.now()
+        )
+
+    def mark_running(self) -> bool:
+        """Claim a queued run for execution; False if someone else did or it was canceled."""
+        return self._transition(
+            {RunStatus.QUEUED}, status=RunStatus.RUNNING, started_at=timezone.now()
+        )
+
+    def finish(
+        self,
+        status: RunStatus | str,
+        *,
+        output: Any = None,
+        failure_reason: str | None = None,
+    ) -> bool:
+        """Move to a final status. False (and nothing changes) if the run already is final."""
+        status = RunStatus(status)
+        if status not in FINAL_STATUSES:
+            raise InvalidTransition(f"{status} is not a final status")
+        return self._transition(
+            ACTIVE_STATUSES,
+            status=status,
+            output=output,
+            failure_reason=failure_reason,
+            finished_at=timezone.now(),
+        )
+
+    def cancel(self, reason: str = "Canceled by request") -> bool:
+        return self.finish(RunStatus.CANCELED, failure_reason=reason)

@@ -1,0 +1,202 @@
+"""Request and response bodies of the runs API, field for field as the contract has them.
+
+Titles, descriptions and defaults are part of the contract (they are what
+`/openapi.json` publishes), so they are spelled exactly as in Skyvern's spec.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from dashboard.schemas import check_storable
+
+
+class RunEngine(StrEnum):
+    skyvern_v1 = "skyvern-1.0"
+    skyvern_v2 = "skyvern-2.0"
+
+
+class ProxyLocation(StrEnum):
+    RESIDENTIAL = "RESIDENTIAL"
+    US_CA = "US-CA"
+    US_NY = "US-NY"
+    US_TX = "US-TX"
+    US_FL = "US-FL"
+    US_WA = "US-WA"
+    RESIDENTIAL_ES = "RESIDENTIAL_ES"
+    RESIDENTIAL_IE = "RESIDENTIAL_IE"
+    RESIDENTIAL_GB = "RESIDENTIAL_GB"
+    RESIDENTIAL_IN = "RESIDENTIAL_IN"
+    RESIDENTIAL_JP = "RESIDENTIAL_JP"
+    RESIDENTIAL_FR = "RESIDENTIAL_FR"
+    RESIDENTIAL_DE = "RESIDENTIAL_DE"
+    RESIDENTIAL_NZ = "RESIDENTIAL_NZ"
+    RESIDENTIAL_ZA = "RESIDENTIAL_ZA"
+    RESIDENTIAL_AR = "RESIDENTIAL_AR"
+    RESIDENTIAL_ISP = "RESIDENTIAL_ISP"
+    NONE = "NONE"
+
+
+class RunStatus(StrEnum):
+    created = "created"
+    queued = "queued"
+    running = "running"
+    timed_out = "timed_out"
+    failed = "failed"
+    terminated = "terminated"
+    completed = "completed"
+    canceled = "canceled"
+
+
+class RunRequestBase(BaseModel):
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return check_storable(value)
+
+
+class TaskRunRequest(RunRequestBase):
+    prompt: str = Field(
+        title="Prompt", description="The goal or task description for Skyvern to accomplish"
+    )
+    url: str | None = Field(
+        default=None,
+        title="Url",
+        description="The starting URL for the task. If not provided, Skyvern will attempt "
+        "to determine an appropriate URL",
+    )
+    title: str | None = Field(
+        default=None, title="Title", description="Optional title for the task"
+    )
+    engine: RunEngine = Field(
+        default=RunEngine.skyvern_v2,
+        description="The Skyvern engine version to use for this task",
+    )
+    proxy_location: ProxyLocation | None = Field(
+        default=ProxyLocation.RESIDENTIAL,
+        description="Geographic Proxy location to route the browser traffic through",
+    )
+    data_extraction_schema: dict | list | str | None = Field(
+        default=None,
+        title="Data Extraction Schema",
+        description="Schema defining what data should be extracted from the webpage",
+    )
+    error_code_mapping: dict[str, str] | None = Field(
+        default=None,
+        title="Error Code Mapping",
+        description="Custom mapping of error codes to error messages if Skyvern encounters "
+        "an error",
+    )
+    max_steps: int | None = Field(
+        default=None,
+        title="Max Steps",
+        description="Maximum number of steps the task can take before timing out",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        title="Webhook Url",
+        description="URL to send task status updates to after a run is finished",
+    )
+    totp_identifier: str | None = Field(
+        default=None,
+        title="Totp Identifier",
+        description="Identifier for TOTP (Time-based One-Time Password) authentication if "
+        "codes are being pushed to Skyvern",
+    )
+    totp_url: str | None = Field(
+        default=None,
+        title="Totp Url",
+        description="URL for TOTP authentication setup if Skyvern should be polling endpoint "
+        "for 2FA codes",
+    )
+    browser_session_id: str | None = Field(
+        default=None,
+        title="Browser Session Id",
+        description="ID of an existing browser session to reuse, having it continue from "
+        "the current screen state",
+    )
+    publish_workflow: bool = Field(
+        default=False,
+        title="Publish Workflow",
+        description="Whether to publish this task as a reusable workflow. ",
+    )
+
+
+class WorkflowRunRequest(RunRequestBase):
+    workflow_id: str = Field(title="Workflow Id", description="ID of the workflow to run")
+    title: str | None = Field(
+        default=None, title="Title", description="Optional title for this workflow run"
+    )
+    parameters: dict = Field(
+        default={}, title="Parameters", description="Parameters to pass to the workflow"
+    )
+    proxy_location: ProxyLocation = Field(
+        default=ProxyLocation.RESIDENTIAL,
+        description="Location of proxy to use for this workflow run",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        title="Webhook Url",
+        description="URL to send workflow status updates to after a run is finished",
+    )
+    totp_url: str | None = Field(
+        default=None,
+        title="Totp Url",
+        description="URL for TOTP authentication setup if Skyvern should be polling endpoint "
+        "for 2FA codes",
+    )
+    totp_identifier: str | None = Field(
+        default=None,
+        title="Totp Identifier",
+        description="Identifier for TOTP (Time-based One-Time Password) authentication if "
+        "codes are being pushed to Skyvern",
+    )
+    browser_session_id: str | None = Field(
+        default=None,
+        title="Browser Session Id",
+        description="ID of an existing browser session to reuse, having it continue from "
+        "the current screen state",
+    )
+
+
+class RunResponseBase(BaseModel):
+    run_id: str = Field(title="Run Id", description="Unique identifier for this run")
+    status: RunStatus = Field(description="Current status of the run")
+    output: dict | list | str | None = Field(
+        default=None,
+        title="Output",
+        description="Output data from the run, if any. Format depends on the schema in the input",
+    )
+    failure_reason: str | None = Field(
+        default=None, title="Failure Reason", description="Reason for failure if the run failed"
+    )
+    created_at: datetime = Field(
+        title="Created At", description="Timestamp when this run was created"
+    )
+    modified_at: datetime = Field(
+        title="Modified At", description="Timestamp when this run was last modified"
+    )
+
+
+class TaskRunResponse(RunResponseBase):
+    run_type: Literal["task_v1", "task_v2"] = Field(
+        title="Run Type", description="Type of task run - either task_v1 or task_v2"
+    )
+    run_request: TaskRunRequest | None = Field(
+        default=None, description="The original request parameters used to start this task run"
+    )
+
+
+class WorkflowRunResponse(RunResponseBase):
+    run_type: Literal["workflow_run"] = Field(
+        title="Run Type", description="Type of run - always workflow_run for workflow runs"
+    )
+    run_request: WorkflowRunRequest | None = Field(
+        default=None,
+        description="The original request parameters used to start this workflow run",
+    )
+
+
+RunResponse = Annotated[TaskRunResponse | WorkflowRunResponse, Field(discriminator="run_type")]

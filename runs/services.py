@@ -1,0 +1,84 @@
+"""Starting runs: the rules a request must meet, shared by the API and the dashboard."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from dashboard.errors import FieldError, FieldErrors, NotFound
+from dashboard.models import Organization
+from dashboard.urlcheck import normalize_url
+from runs.models import RUN_TYPE_BY_ENGINE, Run, RunEngine, RunStatus
+from runs.schemas import TaskRunRequest
+from sessions.models import BrowserSession
+
+logger = logging.getLogger(__name__)
+
+URL_FIELDS = ("url", "webhook_url", "totp_url")
+ENQUEUE_FAILED = (
+    "Harrier could not hand this run to a worker: the task broker did not accept it. "
+    "Check that the broker (CELERY_BROKER_URL) is reachable, then start the run again."
+)
+
+
+def create_task_run(organization: Organization, request: TaskRunRequest) -> Run:
+    """Store a task run as requested (normalized), queue it, and dispatch it after commit."""
+    fields = _normalized_task_fields(organization, request)
+    with transaction.atomic():
+        run = Run.objects.create(
+            organization=organization,
+            run_type=RUN_TYPE_BY_ENGINE[RunEngine(fields["engine"])],
+            **fields,
+        )
+        run.mark_queued()
+        dispatch_on_commit(run)
+    return run
+
+
+def _normalized_task_fields(organization: Organization, request: TaskRunRequest) -> dict[str, Any]:
+    fields = request.model_dump(mode="json")
+    errors = []
+    if not fields["prompt"].strip():
+        errors.append(FieldError("prompt", "the prompt must say what the agent should do"))
+    limit = settings.HARRIER_MAX_STEPS_LIMIT
+    if fields["max_steps"] is not None and not 1 <= fields["max_steps"] <= limit:
+        errors.append(FieldError("max_steps", f"max_steps must be between 1 and {limit}"))
+    if errors:
+        raise FieldErrors(errors)
+
+    for name in URL_FIELDS:
+        value = fields[name]
+        # An empty url means "none given": for `url` the agent then picks the start page.
+        fields[name] = normalize_url(value) if value and value.strip() else None
+    if fields["max_steps"] is None:
+        fields["max_steps"] = settings.HARRIER_DEFAULT_MAX_STEPS[fields["engine"]]
+    if fields["browser_session_id"]:
+        BrowserSession.objects.get_active_for(organization, fields["browser_session_id"])
+    return fields
+
+
+def dispatch_on_commit(run: Run) -> None:
+    """Send the run to a worker once the transaction that queued it has committed.
+
+    This is Celery's `delay_on_commit`, plus what it leaves out: when the broker
+    refuses the message, the run is finished as failed with a reason instead of
+    waiting in `queued` for a worker that will never hear of it.
+    """
+    from runs.tasks import execute_run
+
+    def send() -> None:
+        try:
+            execute_run.delay(run.pk)
+        except Exception:
+            logger.exception("Could not enqueue run %s", run.public_id)
+            run.finish(RunStatus.FAILED, failure_reason=ENQUEUE_FAILED)
+
+    transaction.on_commit(send)
+
+
+def get_run_for(organization: Organization, run_id: str) -> Run:
+    run = Run.objects.for_organization(organization).filter(public_id=run_id).first()
+    if run is None:
+        raise NotFound(f"Run not found: {run_id}")
+    return run
