@@ -52,6 +52,7 @@ class RunEngine(models.TextChoices):
 
 
 RUN_TYPE_BY_ENGINE = {RunEngine.SKYVERN_V1: RunType.TASK_V1, RunEngine.SKYVERN_V2: RunType.TASK_V2}
+ENGINE_BY_RUN_TYPE = {run_type: engine for engine, run_type in RUN_TYPE_BY_ENGINE.items()}
 ID_PREFIX_BY_RUN_TYPE = {
     RunType.TASK_V1: "tsk_",
     RunType.TASK_V2: "tsk_v2_",
@@ -144,6 +145,9 @@ class Run(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.public_id:
             self.public_id = new_public_id(ID_PREFIX_BY_RUN_TYPE[RunType(self.run_type)])
+        if self.run_type in ENGINE_BY_RUN_TYPE:
+            # A task's engine and run type are one fact stored twice; keep them in step.
+            self.engine = ENGINE_BY_RUN_TYPE[RunType(self.run_type)]
         super().save(*args, **kwargs)
 
     @property

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from dashboard.errors import FieldError, FieldErrors, NotFound
+from dashboard.ids import is_public_id
 from dashboard.models import Organization
 from dashboard.urlcheck import normalize_url
 from runs.models import RUN_TYPE_BY_ENGINE, Run, RunEngine, RunStatus
@@ -78,7 +79,9 @@ def dispatch_on_commit(run: Run) -> None:
 
 
 def get_run_for(organization: Organization, run_id: str) -> Run:
-    run = Run.objects.for_organization(organization).filter(public_id=run_id).first()
+    run = None
+    if is_public_id(run_id):
+        run = Run.objects.for_organization(organization).filter(public_id=run_id).first()
     if run is None:
         raise NotFound(f"Run not found: {run_id}")
     return run

@@ -7,7 +7,6 @@ from ninja import Body, Router
 
 from dashboard.api import contract_extra
 from dashboard.auth import organization_of
-from dashboard.errors import NotFound
 from dashboard.schemas import HTTPValidationError
 from sessions.models import DEFAULT_TIMEOUT_MINUTES, BrowserSession
 from sessions.schemas import BrowserSessionResponse, CreateBrowserSessionRequest
@@ -106,12 +105,6 @@ def get_browser_session(request: HttpRequest, browser_session_id: str) -> dict[s
     ),
 )
 def close_browser_session(request: HttpRequest, browser_session_id: str) -> dict[str, Any]:
-    session = (
-        BrowserSession.objects.for_organization(organization_of(request))
-        .filter(public_id=browser_session_id)
-        .first()
-    )
-    if session is None:
-        raise NotFound(f"Browser session not found: {browser_session_id}")
+    session = BrowserSession.objects.get_for(organization_of(request), browser_session_id)
     session.close()
     return {"message": "Browser session closed", "browser_session_id": session.public_id}

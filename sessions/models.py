@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from dashboard.errors import NotFound
-from dashboard.ids import new_public_id
+from dashboard.ids import is_public_id, new_public_id
 from dashboard.models import Organization
 
 DEFAULT_TIMEOUT_MINUTES = 60
@@ -28,10 +28,19 @@ class BrowserSessionQuerySet(models.QuerySet["BrowserSession"]):
     def for_organization(self, organization: Organization) -> BrowserSessionQuerySet:
         return self.filter(organization=organization)
 
+    def get_for(self, organization: Organization, session_id: str) -> BrowserSession:
+        """The organization's session with this id, open or closed; NotFound otherwise."""
+        session = None
+        if is_public_id(session_id):
+            session = self.for_organization(organization).filter(public_id=session_id).first()
+        if session is None:
+            raise NotFound(f"Browser session not found: {session_id}")
+        return session
+
     def get_active_for(self, organization: Organization, session_id: str) -> BrowserSession:
         """The organization's open session with this id; NotFound for anything else."""
-        session = self.for_organization(organization).active().filter(public_id=session_id).first()
-        if session is None:
+        session = self.get_for(organization, session_id)
+        if session.is_closed:
             raise NotFound(f"Browser session not found: {session_id}")
         return session
 

@@ -22,8 +22,8 @@ class Tenant:
         return self.client.get(path, **extra)
 
     def post(self, path: str, data: Any = None, **extra: Any) -> Any:
-        if data is None:
-            return self.client.post(path, **extra)
+        if data is None:  # no body at all, as SDK clients send for bodiless POSTs
+            return self.client.generic("POST", path, **extra)
         return self.client.post(path, data, content_type="application/json", **extra)
 
 

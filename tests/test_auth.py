@@ -68,7 +68,7 @@ def test_x_api_key_wins_over_bearer(tenant: Tenant, other_tenant: Tenant) -> Non
     client = Client(
         headers={"x-api-key": tenant.key, "authorization": f"Bearer {other_tenant.key}"}
     )
-    created = client.post("/v1/browser_sessions").json()
+    created = client.generic("POST", "/v1/browser_sessions").json()
     assert created["organization_id"] == tenant.organization.public_id
 
 

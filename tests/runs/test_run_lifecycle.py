@@ -1,0 +1,92 @@
+"""Run status transitions: created → queued → running → final, and final stays final."""
+
+import pytest
+
+from runs.models import FINAL_STATUSES, InvalidTransition, Run, RunStatus, RunType
+from runs.tasks import NO_AGENT, execute_run
+from tests.conftest import Tenant
+
+
+@pytest.fixture
+def run(tenant: Tenant) -> Run:
+    return Run.objects.create(
+        organization=tenant.organization, run_type=RunType.TASK_V2, prompt="p"
+    )
+
+
+def test_new_run_is_created_with_a_prefixed_id(run: Run) -> None:
+    assert run.status == RunStatus.CREATED
+    assert run.public_id.startswith("tsk_v2_")
+
+
+def test_happy_path_records_each_timestamp(run: Run) -> None:
+    assert run.mark_queued()
+    assert run.queued_at
+    assert run.mark_running()
+    assert run.started_at
+    assert run.finish(RunStatus.COMPLETED, output=["a"])
+    assert run.finished_at
+    assert (run.status, run.output) == (RunStatus.COMPLETED, ["a"])
+
+
+def test_only_a_queued_run_can_be_claimed_and_only_once(run: Run) -> None:
+    assert not run.mark_running()  # still "created"
+    run.mark_queued()
+    assert run.mark_running()
+    assert not Run.objects.get(pk=run.pk).mark_running()  # a second claim loses
+
+
+@pytest.mark.parametrize("final", sorted(FINAL_STATUSES))
+def test_final_status_never_changes(run: Run, final: str) -> None:
+    run.mark_queued()
+    assert run.finish(final, failure_reason="first")
+    for other in FINAL_STATUSES:
+        assert not run.finish(other, failure_reason="second")
+    assert not run.cancel()
+    assert not run.mark_queued()
+    assert not run.mark_running()
+    run.refresh_from_db()
+    assert (run.status, run.failure_reason) == (final, "first")
+
+
+@pytest.mark.parametrize("status", [RunStatus.CREATED, RunStatus.QUEUED, RunStatus.RUNNING])
+def test_finish_refuses_a_status_that_is_not_final(run: Run, status: RunStatus) -> None:
+    with pytest.raises(InvalidTransition):
+        run.finish(status)
+
+
+def test_stale_copy_cannot_overwrite_a_newer_final_status(run: Run) -> None:
+    run.mark_queued()
+    stale = Run.objects.get(pk=run.pk)
+    run.cancel("user asked")
+    assert not stale.finish(RunStatus.COMPLETED, output={"x": 1})
+    assert stale.status == RunStatus.CANCELED  # refreshed from the database
+    assert stale.output is None
+
+
+def test_cancel_of_queued_run(run: Run) -> None:
+    run.mark_queued()
+    assert run.cancel()
+    assert run.status == RunStatus.CANCELED
+    assert run.failure_reason == "Canceled by request"
+
+
+def test_worker_task_claims_once_and_finishes(run: Run) -> None:
+    run.mark_queued()
+    execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.failure_reason == NO_AGENT
+    finished_at = run.finished_at
+    execute_run(run.pk)  # a second delivery of the same message
+    run.refresh_from_db()
+    assert run.finished_at == finished_at
+
+
+def test_worker_task_ignores_canceled_and_missing_runs(run: Run) -> None:
+    run.mark_queued()
+    run.cancel()
+    execute_run(run.pk)
+    execute_run(10**9)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELED
