@@ -88,6 +88,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_env(VAR_DIR)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so that worker processes started by the tests see it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -140,6 +143,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions.tasks.close_expired_sessions",
         "schedule": env_float("HARRIER_SESSION_SWEEP_SECONDS", 30.0, minimum=1.0),
     },
+    "finish-stale-runs": {
+        "task": "runs.sweep_stale_runs",
+        "schedule": env_float("HARRIER_RUN_SWEEP_SECONDS", 30.0, minimum=1.0),
+    },
 }
 
 # --- Harrier ----------------------------------------------------------------
@@ -156,3 +163,35 @@ HARRIER_MAX_STEPS_LIMIT = env_int("HARRIER_MAX_STEPS_LIMIT", 500, minimum=1)
 HARRIER_ALLOW_PRIVATE_NETWORKS = env_bool("HARRIER_ALLOW_PRIVATE_NETWORKS", False)
 # HMAC key for stored API-key hashes; rotating it invalidates every API key.
 HARRIER_API_KEY_PEPPER = env_str("HARRIER_API_KEY_PEPPER", SECRET_KEY)
+
+# --- Runs and the agent ---------------------------------------------------------
+# A run that has not finished after this long ends as timed_out.
+HARRIER_RUN_TIMEOUT_SECONDS = env_float("HARRIER_RUN_TIMEOUT_SECONDS", 30 * 60, minimum=1.0)
+# How often a worker records that it is still executing a run, and how old that
+# record may get before the sweep decides the worker died.
+HARRIER_HEARTBEAT_SECONDS = env_float("HARRIER_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+HARRIER_HEARTBEAT_STALE_SECONDS = env_float("HARRIER_HEARTBEAT_STALE_SECONDS", 90.0, minimum=1.0)
+# Attempts per step: a failed action is told to the model, which tries again.
+HARRIER_STEP_RETRIES = env_int("HARRIER_STEP_RETRIES", 3, minimum=1)
+HARRIER_ACTION_TIMEOUT_MS = env_int("HARRIER_ACTION_TIMEOUT_MS", 10_000, minimum=100)
+HARRIER_NAVIGATION_TIMEOUT_MS = env_int("HARRIER_NAVIGATION_TIMEOUT_MS", 30_000, minimum=100)
+HARRIER_MAX_ELEMENTS = env_int("HARRIER_MAX_ELEMENTS", 300, minimum=10)
+
+HARRIER_CHROMIUM_PATH = env_str("HARRIER_CHROMIUM_PATH", "/usr/bin/chromium")
+HARRIER_BROWSER_HEADLESS = env_bool("HARRIER_BROWSER_HEADLESS", True)
+HARRIER_BROWSER_ARGS = env_list("HARRIER_BROWSER_ARGS", [])
+
+# Models: any OpenAI-compatible chat-completions endpoint, or Anthropic.
+LLM_PROVIDER = env_str("LLM_PROVIDER", "").strip().lower()
+if LLM_PROVIDER not in ("", "openai", "anthropic"):
+    raise ImproperlyConfigured(
+        f"LLM_PROVIDER={LLM_PROVIDER!r} is not supported: use 'openai' (any OpenAI-compatible "
+        "endpoint) or 'anthropic'."
+    )
+LLM_BASE_URL = env_str("LLM_BASE_URL", "")
+LLM_API_KEY = env_str("LLM_API_KEY", "")
+LLM_MODEL = env_str("LLM_MODEL", "")
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 60.0, minimum=1.0)
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3, minimum=0)
+LLM_SUPPORTS_IMAGES = env_bool("LLM_SUPPORTS_IMAGES", True)
+LLM_JSON_MODE = env_bool("LLM_JSON_MODE", True)

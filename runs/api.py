@@ -2,15 +2,15 @@
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from ninja import Router
 
 from dashboard.api import contract_extra
 from dashboard.auth import organization_of
 from dashboard.schemas import HTTPValidationError
-from runs.models import Run
-from runs.schemas import RunResponse, TaskRunRequest, TaskRunResponse
-from runs.services import create_task_run, get_run_for
+from runs.models import Artifact, Run, Step
+from runs.schemas import RunResponse, TaskRunRequest, TaskRunResponse, TimelineResponse
+from runs.services import create_task_run, get_artifact_for, get_run_for
 
 router = Router()
 
@@ -28,6 +28,52 @@ def run_response(run: Run) -> dict[str, Any]:
         "modified_at": run.modified_at,
         "run_type": run.run_type,
         "run_request": run.run_request,
+        "error_codes": run.error_codes,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "step_count": run.steps.count(),
+    }
+
+
+def artifact_response(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "artifact_id": artifact.public_id,
+        "kind": artifact.kind,
+        "name": artifact.name,
+        "content_type": artifact.content_type,
+        "size": artifact.size,
+        "step_id": artifact.step.public_id if artifact.step else None,
+        "created_at": artifact.created_at,
+        "url": f"/v1/artifacts/{artifact.public_id}/content",
+    }
+
+
+def step_response(step: Step, screenshot: Artifact | None) -> dict[str, Any]:
+    fields = [
+        "order",
+        "retry_index",
+        "status",
+        "mini_goal",
+        "url",
+        "page_title",
+        "element_count",
+        "observation",
+        "reasoning",
+        "actions",
+        "error",
+        "prompt_tokens",
+        "completion_tokens",
+        "model_calls",
+        "observe_ms",
+        "model_ms",
+        "actions_ms",
+        "started_at",
+        "finished_at",
+    ]
+    return {
+        "step_id": step.public_id,
+        **{name: getattr(step, name) for name in fields},
+        "screenshot": artifact_response(screenshot) if screenshot else None,
     }
 
 
@@ -67,3 +113,54 @@ def run_task_current_path(request: HttpRequest, payload: TaskRunRequest) -> dict
 )
 def get_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
     return run_response(get_run_for(organization_of(request), run_id))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    response={200: RunResponse},
+    operation_id="cancel_run_v1_runs__run_id__cancel_post",
+    summary="Cancel a run",
+    description="Cancel a queued or running run. A queued run never starts; a running one "
+    "stops before its next action. Runs that already finished are returned unchanged.",
+    tags=["agent"],
+)
+def cancel_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
+    run = get_run_for(organization_of(request), run_id)
+    run.cancel("Canceled through the API")
+    return run_response(run)
+
+
+@router.get(
+    "/runs/{run_id}/timeline",
+    response={200: TimelineResponse},
+    operation_id="get_run_timeline_v1_runs__run_id__timeline_get",
+    summary="Get a run's steps, actions and artifacts",
+    tags=["agent"],
+)
+def get_run_timeline(request: HttpRequest, run_id: str) -> dict[str, Any]:
+    run = get_run_for(organization_of(request), run_id)
+    artifacts = list(run.artifacts.select_related("step"))
+    screenshots = {a.step_id: a for a in artifacts if a.kind == "screenshot"}
+    return {
+        "run_id": run.public_id,
+        "status": run.status,
+        "steps": [step_response(step, screenshots.get(step.pk)) for step in run.steps.all()],
+        "artifacts": [artifact_response(artifact) for artifact in artifacts],
+    }
+
+
+@router.get(
+    "/artifacts/{artifact_id}/content",
+    response={200: None},
+    operation_id="get_artifact_content_v1_artifacts__artifact_id__content_get",
+    summary="Download an artifact (screenshot, downloaded or uploaded file)",
+    tags=["agent"],
+)
+def get_artifact_content(request: HttpRequest, artifact_id: str) -> FileResponse:
+    artifact = get_artifact_for(organization_of(request), artifact_id)
+    return FileResponse(
+        artifact.file.open("rb"),
+        content_type=artifact.content_type,
+        as_attachment=artifact.kind != "screenshot",
+        filename=artifact.name,
+    )

@@ -126,12 +126,17 @@ class Run(models.Model):
     # What came of it.
     output = models.JSONField(null=True, blank=True)
     failure_reason = models.TextField(null=True, blank=True)
+    # Codes from error_code_mapping the agent judged to match a failure or termination.
+    error_codes = models.JSONField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     modified_at = models.DateTimeField(auto_now=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the worker while it executes the run; a running run whose
+    # heartbeat stopped belongs to a worker that died (see sweep_stale_runs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
 
@@ -179,8 +184,18 @@ class Run(models.Model):
 
     def mark_running(self) -> bool:
         """Claim a queued run for execution; False if someone else did or it was canceled."""
+        now = timezone.now()
         return self._transition(
-            {RunStatus.QUEUED}, status=RunStatus.RUNNING, started_at=timezone.now()
+            {RunStatus.QUEUED}, status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
+        )
+
+    def beat(self) -> bool:
+        """Record that the worker is alive; False once the run is no longer running."""
+        return (
+            Run.objects.filter(pk=self.pk, status=RunStatus.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
+            == 1
         )
 
     def finish(
@@ -189,6 +204,7 @@ class Run(models.Model):
         *,
         output: Any = None,
         failure_reason: str | None = None,
+        error_codes: list[str] | None = None,
     ) -> bool:
         """Move to a final status. False (and nothing changes) if the run already is final."""
         status = RunStatus(status)
@@ -199,8 +215,97 @@ class Run(models.Model):
             status=status,
             output=output,
             failure_reason=failure_reason,
+            error_codes=error_codes or None,
             finished_at=timezone.now(),
         )
 
     def cancel(self, reason: str = "Canceled by request") -> bool:
         return self.finish(RunStatus.CANCELED, failure_reason=reason)
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Step(models.Model):
+    """One observe → ask the model → act cycle of a run (a retry is a step of its own)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    public_id = models.CharField(max_length=48, unique=True, editable=False)
+    order = models.PositiveIntegerField()
+    retry_index = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.RUNNING)
+    # skyvern-2.0: the mini-goal of the plan this step worked on.
+    mini_goal = models.TextField(null=True, blank=True)
+    url = models.TextField(blank=True, default="")
+    page_title = models.TextField(blank=True, default="")
+    element_count = models.PositiveIntegerField(default=0)
+    observation = models.TextField(blank=True, default="")
+    reasoning = models.TextField(blank=True, default="")
+    # The model's actions, each with its outcome: {..., "result": {"ok", "error", "duration_ms"}}.
+    actions = models.JSONField(default=list)
+    error = models.TextField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    model_calls = models.PositiveIntegerField(default=0)
+    observe_ms = models.PositiveIntegerField(default=0)
+    model_ms = models.PositiveIntegerField(default=0)
+    actions_ms = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "retry_index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "order", "retry_index"], name="one_step_per_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.public_id} step {self.order}.{self.retry_index}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.public_id:
+            self.public_id = new_public_id("stp_")
+        super().save(*args, **kwargs)
+
+
+def artifact_upload_to(artifact: Artifact, filename: str) -> str:
+    # Grouped by organization and run, so an operator can find (and delete) a run's files.
+    return f"runs/{artifact.run.organization.public_id}/{artifact.run.public_id}/{filename}"
+
+
+class ArtifactKind(models.TextChoices):
+    SCREENSHOT = "screenshot"
+    DOWNLOAD = "download"
+    UPLOAD = "upload"
+
+
+class Artifact(models.Model):
+    """A file a run produced: step screenshots, downloaded files, uploaded files."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    step = models.ForeignKey(
+        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="artifacts"
+    )
+    public_id = models.CharField(max_length=48, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=ArtifactKind.choices)
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=artifact_upload_to, max_length=500)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.kind})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.public_id:
+            self.public_id = new_public_id("a_")
+        super().save(*args, **kwargs)

@@ -178,6 +178,14 @@ class RunResponseBase(BaseModel):
     modified_at: datetime = Field(
         title="Modified At", description="Timestamp when this run was last modified"
     )
+    # Extensions beyond the contract (optional, so contract clients ignore them).
+    error_codes: list[str] | None = Field(
+        default=None,
+        description="Codes of error_code_mapping that matched why the run failed or terminated",
+    )
+    started_at: datetime | None = Field(default=None, description="When a worker started it")
+    finished_at: datetime | None = Field(default=None, description="When it reached its status")
+    step_count: int = Field(default=0, description="Steps taken so far (retries included)")
 
 
 class TaskRunResponse(RunResponseBase):
@@ -200,3 +208,45 @@ class WorkflowRunResponse(RunResponseBase):
 
 
 RunResponse = Annotated[TaskRunResponse | WorkflowRunResponse, Field(discriminator="run_type")]
+
+
+class ArtifactResponse(BaseModel):
+    artifact_id: str
+    kind: str
+    name: str
+    content_type: str
+    size: int
+    step_id: str | None
+    created_at: datetime
+    url: str = Field(description="Download path; needs the same API key")
+
+
+class StepResponse(BaseModel):
+    step_id: str
+    order: int
+    retry_index: int
+    status: str
+    mini_goal: str | None
+    url: str
+    page_title: str
+    element_count: int
+    observation: str = Field(description="The page as the model saw it (text rendering)")
+    reasoning: str
+    actions: list[dict[str, Any]] = Field(description="Each action with its `result`")
+    error: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    model_calls: int
+    observe_ms: int
+    model_ms: int
+    actions_ms: int
+    started_at: datetime
+    finished_at: datetime | None
+    screenshot: ArtifactResponse | None
+
+
+class TimelineResponse(BaseModel):
+    run_id: str
+    status: RunStatus
+    steps: list[StepResponse]
+    artifacts: list[ArtifactResponse]

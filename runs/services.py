@@ -10,7 +10,7 @@ from dashboard.errors import FieldError, FieldErrors, NotFound
 from dashboard.ids import is_public_id
 from dashboard.models import Organization
 from dashboard.urlcheck import normalize_url
-from runs.models import RUN_TYPE_BY_ENGINE, Run, RunEngine, RunStatus
+from runs.models import RUN_TYPE_BY_ENGINE, Artifact, Run, RunEngine, RunStatus
 from runs.schemas import TaskRunRequest
 from sessions.models import BrowserSession
 
@@ -85,3 +85,14 @@ def get_run_for(organization: Organization, run_id: str) -> Run:
     if run is None:
         raise NotFound(f"Run not found: {run_id}")
     return run
+
+
+def get_artifact_for(organization: Organization, artifact_id: str) -> Artifact:
+    artifact = None
+    if is_public_id(artifact_id):
+        artifact = Artifact.objects.filter(
+            run__organization=organization, public_id=artifact_id
+        ).first()
+    if artifact is None:
+        raise NotFound(f"Artifact not found: {artifact_id}")
+    return artifact

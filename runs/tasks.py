@@ -1,28 +1,64 @@
-"""Celery tasks that execute runs."""
+"""Celery tasks that execute runs, and the sweep that finishes runs whose worker died."""
 
 import logging
+from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
+from django.conf import settings
+from django.utils import timezone
 
 from runs.models import Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
-NO_AGENT = (
-    "This Harrier installation cannot execute runs yet: the browser agent is not part of "
-    "this version."
+WORKER_LOST = (
+    "The worker executing this run stopped responding (it was killed or crashed), "
+    "so the run was ended. Start it again to retry."
 )
+INTERNAL_ERROR = "Harrier hit an internal error while executing the run ({error}). It was logged."
 
 
-@shared_task(name="runs.execute_run", ignore_result=True)
+@shared_task(
+    name="runs.execute_run",
+    ignore_result=True,
+    # A backstop behind the agent's own time limit: past this, Celery kills the
+    # process and the sweep finishes the run from its stale heartbeat.
+    time_limit=settings.HARRIER_RUN_TIMEOUT_SECONDS + 120,
+)
 def execute_run(run_pk: int) -> None:
     """Claim a queued run and drive it to a final status.
 
     The claim is a conditional update (queued → running), so a message that is
     delivered twice, or one for a run canceled meanwhile, does nothing.
     """
+    from runs.agent.runner import execute_claimed_run
+
     run = Run.objects.filter(pk=run_pk).first()
     if run is None or not run.mark_running():
         logger.info("Run %s is not claimable; skipping", run_pk)
         return
-    run.finish(RunStatus.FAILED, failure_reason=NO_AGENT)
+    try:
+        execute_claimed_run(run)
+    except Exception as exc:
+        logger.exception("Run %s crashed the agent", run.public_id)
+        run.finish(RunStatus.FAILED, failure_reason=INTERNAL_ERROR.format(error=type(exc).__name__))
+
+
+@shared_task(name="runs.sweep_stale_runs", ignore_result=True)
+def sweep_stale_runs() -> int:
+    """Fail running runs whose heartbeat stopped; returns how many it finished."""
+    cutoff = timezone.now() - timedelta(seconds=settings.HARRIER_HEARTBEAT_STALE_SECONDS)
+    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
+    finished = sum(run.finish(RunStatus.FAILED, failure_reason=WORKER_LOST) for run in stale)
+    if finished:
+        logger.warning("Finished %d run(s) whose worker stopped responding", finished)
+    return finished
+
+
+@worker_process_shutdown.connect
+def _close_browser(**_: Any) -> None:
+    from runs.agent.runner import shutdown
+
+    shutdown()

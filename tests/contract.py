@@ -20,8 +20,15 @@ def resolve_refs(node: JSON, schemas: dict[str, JSON], seen: tuple[str, ...] = (
     return {key: resolve_refs(value, schemas, seen) for key, value in node.items()}
 
 
-def differences(expected: JSON, actual: JSON, path: str = "") -> list[str]:
-    """Every place where `actual` differs from `expected`, as readable lines."""
+def differences(
+    expected: JSON, actual: JSON, path: str = "", *, allow_added_properties: bool = False
+) -> list[str]:
+    """Every place where `actual` differs from `expected`, as readable lines.
+
+    With allow_added_properties, an object schema may have properties the
+    expected one lacks (an extension); `required` lists must still be equal, so
+    an added property is always optional.
+    """
     if isinstance(expected, dict) and isinstance(actual, dict):
         found = []
         for key in sorted(set(expected) | set(actual), key=str):
@@ -29,14 +36,26 @@ def differences(expected: JSON, actual: JSON, path: str = "") -> list[str]:
             if key not in actual:
                 found.append(f"{where}: missing (expected {expected[key]!r:.200})")
             elif key not in expected:
-                found.append(f"{where}: unexpected {actual[key]!r:.200}")
+                if not (allow_added_properties and path.endswith("/properties")):
+                    found.append(f"{where}: unexpected {actual[key]!r:.200}")
             else:
-                found.extend(differences(expected[key], actual[key], where))
+                found.extend(
+                    differences(
+                        expected[key],
+                        actual[key],
+                        where,
+                        allow_added_properties=allow_added_properties,
+                    )
+                )
         return found
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         found = []
         for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
-            found.extend(differences(left, right, f"{path}[{index}]"))
+            found.extend(
+                differences(
+                    left, right, f"{path}[{index}]", allow_added_properties=allow_added_properties
+                )
+            )
         return found
     if expected != actual:
         return [f"{path or '/'}: expected {expected!r:.200}, got {actual!r:.200}"]

@@ -2,9 +2,9 @@
 
 Every operation of the contract must be served with the same path, method,
 operationId, parameters, request body and responses, once $refs are resolved.
-Extensions may add paths, and an optional request body where the contract has
-none (POST /v1/browser_sessions takes an optional `timeout`); they change nothing
-the contract says.
+Extensions may add paths, optional properties to response bodies, and an
+optional request body where the contract has none (POST /v1/browser_sessions
+takes an optional `timeout`); they change nothing the contract says.
 """
 
 import json
@@ -47,7 +47,9 @@ def test_operation_matches_the_contract(served: dict, path: str, method: str) ->
     problems = [
         problem
         for key in COMPARED_KEYS
-        for problem in differences(expected.get(key), actual.get(key), key)
+        for problem in differences(
+            expected.get(key), actual.get(key), key, allow_added_properties=(key == "responses")
+        )
     ]
     assert problems == []
 
@@ -65,7 +67,15 @@ def test_contract_schemas_are_published_under_their_names(served: dict) -> None:
     for name, schema in SPEC["components"]["schemas"].items():
         resolved_expected = resolve_refs(schema, SPEC["components"]["schemas"])
         resolved_actual = resolve_refs(ours[name], ours)
-        assert differences(resolved_expected, resolved_actual, name) == []
+        assert (
+            differences(
+                resolved_expected,
+                resolved_actual,
+                name,
+                allow_added_properties=name.endswith("Response"),
+            )
+            == []
+        )
 
 
 def test_current_sdk_path_is_an_alias_of_run_task(served: dict) -> None:
@@ -88,3 +98,12 @@ def test_differences_reports_a_changed_field() -> None:
     assert differences(SPEC["components"]["schemas"]["TaskRunRequest"], changed) == [
         "/properties/engine/default: expected 'skyvern-2.0', got 'skyvern-1.0'"
     ]
+
+
+def test_added_response_properties_must_stay_optional() -> None:
+    expected = {"properties": {"a": {"type": "string"}}, "required": ["a"]}
+    extended = {"properties": {"a": {"type": "string"}, "b": {}}, "required": ["a"]}
+    required_added = {"properties": {"a": {"type": "string"}, "b": {}}, "required": ["a", "b"]}
+    assert differences(expected, extended, allow_added_properties=True) == []
+    assert differences(expected, extended) != []
+    assert differences(expected, required_added, allow_added_properties=True) != []
