@@ -3,19 +3,41 @@
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
-from ninja import Router
+from ninja import Query, Router
 
 from dashboard.api import contract_extra
 from dashboard.auth import organization_of
 from dashboard.schemas import HTTPValidationError
-from runs.models import Artifact, Run, Step
-from runs.schemas import RunResponse, TaskRunRequest, TaskRunResponse, TimelineResponse
+from runs.models import Artifact, ArtifactKind, Run, Step
+from runs.schemas import (
+    ArtifactResponse,
+    RunResponse,
+    TaskRunRequest,
+    TaskRunResponse,
+    TimelineEntry,
+)
 from runs.services import create_task_run, get_artifact_for, get_run_for
 
 router = Router()
 
 RUN_TASK_RESPONSES = {200: TaskRunResponse, 400: None, 422: HTTPValidationError}
 RUN_TASK_DESCRIPTIONS = {200: "Successfully run task", 400: "Invalid agent engine"}
+# Harrier's names → the names Skyvern's clients know.
+ARTIFACT_TYPES = {"screenshot": "screenshot_llm", "download": "download", "upload": "download"}
+SKYVERN_ACTION_TYPES = {"download": "download_file", "complete": "complete"}
+STEP_FIELDS = (
+    "retry_index",
+    "reasoning",
+    "page_title",
+    "element_count",
+    "observation",
+    "prompt_tokens",
+    "completion_tokens",
+    "model_calls",
+    "observe_ms",
+    "model_ms",
+    "actions_ms",
+)
 
 
 def run_response(run: Run) -> dict[str, Any]:
@@ -36,44 +58,68 @@ def run_response(run: Run) -> dict[str, Any]:
 
 
 def artifact_response(artifact: Artifact) -> dict[str, Any]:
+    uri = f"/v1/artifacts/{artifact.public_id}/content"
     return {
         "artifact_id": artifact.public_id,
-        "kind": artifact.kind,
+        "artifact_type": ARTIFACT_TYPES.get(artifact.kind, artifact.kind),
+        "uri": uri,
+        "signed_url": uri,
+        "file_size": artifact.size,
         "name": artifact.name,
         "content_type": artifact.content_type,
-        "size": artifact.size,
+        "run_id": artifact.run.public_id,
+        "task_id": artifact.run.public_id,
         "step_id": artifact.step.public_id if artifact.step else None,
+        "organization_id": artifact.run.organization.public_id,
         "created_at": artifact.created_at,
-        "url": f"/v1/artifacts/{artifact.public_id}/content",
+        "modified_at": artifact.created_at,
     }
 
 
-def step_response(step: Step, screenshot: Artifact | None) -> dict[str, Any]:
-    fields = [
-        "order",
-        "retry_index",
-        "status",
-        "mini_goal",
-        "url",
-        "page_title",
-        "element_count",
-        "observation",
-        "reasoning",
-        "actions",
-        "error",
-        "prompt_tokens",
-        "completion_tokens",
-        "model_calls",
-        "observe_ms",
-        "model_ms",
-        "actions_ms",
-        "started_at",
-        "finished_at",
-    ]
-    return {
-        "step_id": step.public_id,
-        **{name: getattr(step, name) for name in fields},
+def timeline_entry(run: Run, step: Step, screenshot: Artifact | None) -> dict[str, Any]:
+    finished = step.finished_at or step.started_at
+    block = {
+        "workflow_run_block_id": step.public_id,
+        "workflow_run_id": run.public_id,
+        "organization_id": run.organization.public_id,
+        "label": f"Step {step.order}"
+        + (f" (retry {step.retry_index})" if step.retry_index else ""),
+        "status": step.status,
+        "failure_reason": step.error,
+        "url": step.url,
+        "navigation_goal": step.mini_goal or run.prompt,
+        "actions": [
+            timeline_action(step, index, action) for index, action in enumerate(step.actions)
+        ],
+        "duration": (finished - step.started_at).total_seconds() if step.finished_at else None,
+        "created_at": step.started_at,
+        "modified_at": finished,
+        "step_order": step.order,
         "screenshot": artifact_response(screenshot) if screenshot else None,
+        **{name: getattr(step, name) for name in STEP_FIELDS},
+    }
+    return {"block": block, "created_at": step.started_at, "modified_at": finished}
+
+
+def timeline_action(step: Step, index: int, action: dict[str, Any]) -> dict[str, Any]:
+    result = action.get("result") or {}
+    option = action.get("option")
+    return {
+        "action_type": SKYVERN_ACTION_TYPES.get(action.get("type", ""), action.get("type", "")),
+        "status": "completed" if result.get("ok") else "failed",
+        "action_order": index,
+        "step_id": step.public_id,
+        "step_order": step.order,
+        "element_id": action.get("element_id"),
+        "text": action.get("text") or action.get("reason") or action.get("url"),
+        "option": {"label": option} if isinstance(option, str) else None,
+        "is_checked": action.get("checked"),
+        "file_url": action.get("file_url"),
+        "reasoning": step.reasoning,
+        "response": result.get("error") or result.get("reasoning"),
+        "downloaded_files": result.get("files"),
+        "verified": result.get("verified"),
+        "details": action,
     }
 
 
@@ -132,21 +178,43 @@ def cancel_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
 
 @router.get(
     "/runs/{run_id}/timeline",
-    response={200: TimelineResponse},
+    response={200: list[TimelineEntry]},
     operation_id="get_run_timeline_v1_runs__run_id__timeline_get",
-    summary="Get a run's steps, actions and artifacts",
+    summary="Get a run's timeline: its steps with their actions",
+    description="One entry per step (retries included), in the shape of Skyvern's workflow "
+    "run timeline: each block holds the step's actions and results, the model's reasoning, "
+    "timings, token usage and the step's screenshot.",
     tags=["agent"],
 )
-def get_run_timeline(request: HttpRequest, run_id: str) -> dict[str, Any]:
+def get_run_timeline(request: HttpRequest, run_id: str) -> list[dict[str, Any]]:
     run = get_run_for(organization_of(request), run_id)
-    artifacts = list(run.artifacts.select_related("step"))
-    screenshots = {a.step_id: a for a in artifacts if a.kind == "screenshot"}
-    return {
-        "run_id": run.public_id,
-        "status": run.status,
-        "steps": [step_response(step, screenshots.get(step.pk)) for step in run.steps.all()],
-        "artifacts": [artifact_response(artifact) for artifact in artifacts],
+    screenshots = {
+        artifact.step_id: artifact
+        for artifact in run.artifacts.filter(kind=ArtifactKind.SCREENSHOT).select_related(
+            "step", "run__organization"
+        )
     }
+    return [timeline_entry(run, step, screenshots.get(step.pk)) for step in run.steps.all()]
+
+
+@router.get(
+    "/runs/{run_id}/artifacts",
+    response={200: list[ArtifactResponse]},
+    operation_id="get_run_artifacts_v1_runs__run_id__artifacts_get",
+    summary="List a run's artifacts (screenshots, downloaded files)",
+    tags=["agent"],
+)
+def get_run_artifacts(
+    request: HttpRequest, run_id: str, artifact_type: list[str] | None = Query(None)
+) -> list[dict[str, Any]]:
+    run = get_run_for(organization_of(request), run_id)
+    artifacts = run.artifacts.select_related("step", "run__organization")
+    wanted = set(artifact_type or [])
+    return [
+        artifact_response(artifact)
+        for artifact in artifacts
+        if not wanted or ARTIFACT_TYPES.get(artifact.kind, artifact.kind) in wanted
+    ]
 
 
 @router.get(

@@ -211,42 +211,80 @@ RunResponse = Annotated[TaskRunResponse | WorkflowRunResponse, Field(discriminat
 
 
 class ArtifactResponse(BaseModel):
+    """Skyvern's Artifact shape (what `get_run_artifacts` of the SDK parses)."""
+
     artifact_id: str
-    kind: str
+    artifact_type: str = Field(description="screenshot_llm (a step's screenshot) or download")
+    uri: str = Field(description="Where to download it (with the same API key)")
+    signed_url: str | None = None
+    file_size: int
     name: str
     content_type: str
-    size: int
-    step_id: str | None
+    run_id: str
+    task_id: str | None = None
+    step_id: str | None = None
+    organization_id: str
     created_at: datetime
-    url: str = Field(description="Download path; needs the same API key")
+    modified_at: datetime
 
 
-class StepResponse(BaseModel):
+class TimelineAction(BaseModel):
+    """One action of a step in Skyvern's Action shape, with Harrier's own record of it."""
+
+    action_type: str
+    status: Literal["completed", "failed"]
+    action_order: int
     step_id: str
-    order: int
-    retry_index: int
+    step_order: int
+    element_id: str | None = None
+    text: str | None = None
+    option: dict[str, Any] | None = None
+    is_checked: bool | None = None
+    file_url: str | None = None
+    reasoning: str | None = None
+    response: str | None = Field(default=None, description="The error, when it failed")
+    downloaded_files: list[str] | None = None
+    verified: bool | None = None
+    details: dict[str, Any] = Field(description="The action as the model gave it, with result")
+
+
+class TimelineBlock(BaseModel):
+    """A step, in the shape of Skyvern's WorkflowRunBlock; step_* fields are Harrier's."""
+
+    workflow_run_block_id: str
+    workflow_run_id: str
+    organization_id: str
+    block_type: str = "navigation"
+    label: str
     status: str
-    mini_goal: str | None
+    failure_reason: str | None
     url: str
+    navigation_goal: str
+    actions: list[TimelineAction]
+    duration: float | None
+    created_at: datetime
+    modified_at: datetime
+    step_order: int
+    retry_index: int
+    reasoning: str
     page_title: str
     element_count: int
     observation: str = Field(description="The page as the model saw it (text rendering)")
-    reasoning: str
-    actions: list[dict[str, Any]] = Field(description="Each action with its `result`")
-    error: str | None
     prompt_tokens: int
     completion_tokens: int
     model_calls: int
     observe_ms: int
     model_ms: int
     actions_ms: int
-    started_at: datetime
-    finished_at: datetime | None
     screenshot: ArtifactResponse | None
 
 
-class TimelineResponse(BaseModel):
-    run_id: str
-    status: RunStatus
-    steps: list[StepResponse]
-    artifacts: list[ArtifactResponse]
+class TimelineEntry(BaseModel):
+    """Skyvern's WorkflowRunTimeline shape: one entry per step."""
+
+    type: Literal["block"] = "block"
+    block: TimelineBlock
+    thought: None = None
+    children: list[Any] = Field(default_factory=list)
+    created_at: datetime
+    modified_at: datetime

@@ -77,7 +77,9 @@ def describe(value: Any) -> Any:
     if isinstance(value, pydantic.BaseModel):
         return {
             "class": type(value).__name__,
-            "fields": value.model_dump(mode="json", exclude_none=True),
+            # The plain pydantic dump: the SDKs' generated models override model_dump
+            # differently from one version to the next.
+            "fields": pydantic.BaseModel.model_dump(value, mode="json", exclude_none=True),
             # Fields the SDK's model does not declare (it allows extras): not an error,
             # but worth seeing when comparing Harrier with Skyvern.
             "extra": sorted(value.model_extra or {}),
