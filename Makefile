@@ -17,6 +17,7 @@ run:
 
 setup:
 	@HARRIER_SKIP_MIGRATE=1 scripts/setup.sh
+	@scripts/fetch_sdks.sh
 
 test: setup lint test-services test-embedded
 

@@ -5,6 +5,7 @@ filesystem broker, both under ./var/. DATABASE_URL=postgres://... and
 CELERY_BROKER_URL=redis://... move the same code onto PostgreSQL and Redis.
 """
 
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -195,3 +196,8 @@ LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 60.0, minimum=1.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3, minimum=0)
 LLM_SUPPORTS_IMAGES = env_bool("LLM_SUPPORTS_IMAGES", True)
 LLM_JSON_MODE = env_bool("LLM_JSON_MODE", True)
+LLM_BACKOFF_BASE_SECONDS = env_float("LLM_BACKOFF_BASE_SECONDS", 1.0, minimum=0.0)
+LLM_BACKOFF_MAX_SECONDS = env_float("LLM_BACKOFF_MAX_SECONDS", 30.0, minimum=0.0)
+# Unset: not sent to OpenAI-compatible servers; Anthropic requires one (4096 then).
+LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 0, minimum=0) or None
+LLM_TEMPERATURE = env_float("LLM_TEMPERATURE", 0.0) if os.environ.get("LLM_TEMPERATURE") else None

@@ -7,6 +7,7 @@ from ninja import Query, Router
 
 from dashboard.api import contract_extra
 from dashboard.auth import organization_of
+from dashboard.errors import NotFound
 from dashboard.schemas import HTTPValidationError
 from runs.models import Artifact, ArtifactKind, Run, Step
 from runs.schemas import (
@@ -226,8 +227,12 @@ def get_run_artifacts(
 )
 def get_artifact_content(request: HttpRequest, artifact_id: str) -> FileResponse:
     artifact = get_artifact_for(organization_of(request), artifact_id)
+    try:
+        content = artifact.file.open("rb")
+    except FileNotFoundError:
+        raise NotFound(f"The file of artifact {artifact_id} is missing from storage") from None
     return FileResponse(
-        artifact.file.open("rb"),
+        content,
         content_type=artifact.content_type,
         as_attachment=artifact.kind != "screenshot",
         filename=artifact.name,

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -194,23 +195,23 @@ class Agent:
         feedback, self.feedback = self.feedback, None
         decision = await self.ask(
             protocol.step_messages(
-                goal=self.goal,
+                self.goal,
+                observation.url,
+                observation.text,
                 mini_goal=mini_goal,
-                url=observation.url,
-                observation=observation.text,
                 screenshot=observation.screenshot,
                 history=self.history,
                 previous_error=feedback,
                 data_extraction_schema=self.run.data_extraction_schema,
-                steps_left=self.max_steps - order,
+                steps_left=self.max_steps - order + 1,
             ),
-            protocol.parse_step,
+            partial(protocol.parse_step, element_ids={e.id for e in observation.elements}),
             record,
         )
         record.reasoning = decision.reasoning
         actions_started = time.monotonic()
         try:
-            for action in decision.actions:
+            for action in decision.action_dicts():
                 await self.stop_if_final()
                 done = await self.act(action, record, step, mini_goal)
                 if done:
@@ -265,10 +266,12 @@ class Agent:
         observation = await observe(self.page, max_elements=settings.HARRIER_MAX_ELEMENTS)
         answer = await self.ask(
             protocol.verify_messages(
-                goal=mini_goal or self.goal,
-                observation=observation.text,
+                self.goal,
+                observation.text,
+                record.reasoning,
+                mini_goal=mini_goal,
                 screenshot=observation.screenshot,
-                claim=record.reasoning,
+                url=observation.url,
             ),
             protocol.parse_verify,
             record,
@@ -278,25 +281,28 @@ class Agent:
     # --- output -----------------------------------------------------------------
 
     async def extract_output(self) -> Any:
-        """Data shaped by data_extraction_schema; one retry when it does not validate."""
+        """Data shaped by data_extraction_schema; an answer that does not fit gets one retry."""
         schema = self.run.data_extraction_schema
         observation = await observe(self.page, max_elements=settings.HARRIER_MAX_ELEMENTS)
-        error: str | None = None
-        for _ in range(2):
-            answer = await self.ask(
-                protocol.extract_messages(
-                    goal=self.goal,
-                    schema=schema,
-                    observation=observation.text,
-                    screenshot=observation.screenshot,
-                    previous_error=error,
-                ),
-                protocol.parse_extract,
+        messages = protocol.extract_messages(
+            self.goal,
+            observation.text,
+            data_extraction_schema=schema,
+            screenshot=observation.screenshot,
+            url=observation.url,
+        )
+        try:
+            answer, _ = await protocol.ask(
+                self.client, messages, partial(protocol.parse_extract, schema=schema)
             )
-            error = protocol.validate_extraction(answer.data, schema)
-            if error is None:
-                return contract_output(answer.data)
-        raise failed(f"The extracted data did not match data_extraction_schema: {error}")
+        except protocol.ProtocolError as exc:
+            raise failed(
+                "The extracted data did not match data_extraction_schema, even after one "
+                f"retry: {exc.__cause__ or exc}"
+            ) from exc
+        except LLMError as exc:
+            raise failed(_llm_failure(exc)) from exc
+        return contract_output(answer.data)
 
     # --- plumbing ---------------------------------------------------------------
 
@@ -304,11 +310,11 @@ class Agent:
         try:
             answer, replies = await protocol.ask(self.client, messages, parse)
         except protocol.ProtocolError as exc:
-            raise failed(str(exc)) from exc
-        except LLMUnavailable as exc:
+            if record is not None:
+                _count(record, exc.replies)
             raise failed(str(exc)) from exc
         except LLMError as exc:
-            raise failed(f"The model provider refused the request: {exc}") from exc
+            raise failed(_llm_failure(exc)) from exc
         if record is not None:
             _count(record, replies)
         return answer
@@ -326,6 +332,12 @@ class Agent:
     async def stop_if_final(self) -> None:
         if await recorder.is_stopped(self.run):
             raise Stopped()
+
+
+def _llm_failure(exc: LLMError) -> str:
+    if isinstance(exc, LLMUnavailable):
+        return str(exc)
+    return f"The model provider refused the request: {exc}"
 
 
 def contract_output(data: Any) -> Any:

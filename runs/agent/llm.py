@@ -9,8 +9,10 @@ timeouts and retries that make a flaky provider survivable.
 import asyncio
 import base64
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -265,7 +267,7 @@ class LLMClient:
                 if self._http is not None:
                     response = await self._http.post(self.endpoint, json=payload, headers=headers)
                 else:
-                    async with httpx.AsyncClient(timeout=timeout) as http:
+                    async with httpx.AsyncClient(timeout=timeout, verify=_ssl_context()) as http:
                         response = await http.post(self.endpoint, json=payload, headers=headers)
         except (TimeoutError, httpx.TimeoutException):
             raise _Retryable(f"no answer within {timeout:g} s") from None
@@ -466,6 +468,12 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~50 ms; a client per call must not pay it every time.
+    return httpx.create_ssl_context()
 
 
 def _excerpt(text: str) -> str:

@@ -112,13 +112,11 @@ async def _pick_error_codes(run: Run, client: LLMClient, outcome: Outcome) -> li
     try:
         answer, _ = await protocol.ask(
             client,
-            protocol.error_codes_messages(
-                goal=run.prompt, mapping=mapping, what_went_wrong=outcome.failure_reason or ""
-            ),
+            protocol.error_codes_messages(run.prompt, mapping, outcome.failure_reason or ""),
             lambda text: protocol.parse_error_codes(text, mapping),
         )
     except Exception as exc:
         # The run's own failure matters more than the codes: keep it, note why none were picked.
         logger.warning("Could not pick error codes for %s: %s", run.public_id, exc)
         return None
-    return answer.error_codes
+    return list(answer.error_codes)

@@ -9,6 +9,7 @@ LLM_BASE_URL; it reaches the fixture site and the model over loopback.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from dashboard.celery import app as celery_app
@@ -133,23 +135,20 @@ def worker_environment(
 ) -> dict[str, str]:
     with django_db_blocker.unblock():
         database_url = _database_url()
-    var_dir = tmp_path_factory.mktemp("worker-var")
     return {
         **os.environ,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": celery_app.conf.broker_url,
         "CELERY_TASK_DEFAULT_QUEUE": celery_app.conf.task_default_queue,
-        "HARRIER_VAR_DIR": os.environ.get("HARRIER_VAR_DIR", str(var_dir)),
+        # The same var/ as this process: media (screenshots) and, when embedded, the broker.
+        "HARRIER_VAR_DIR": str(settings.VAR_DIR),
         "HARRIER_ALLOW_PRIVATE_NETWORKS": "1",
         "HARRIER_HEARTBEAT_SECONDS": "0.5",
-        "LLM_PROVIDER": "openai",
-        "LLM_BASE_URL": model_server.openai_base_url,
-        "LLM_MODEL": "scripted-model",
-        "LLM_API_KEY": "test-key",
+        **model_server.llm_settings("openai"),
         "LLM_MAX_RETRIES": "1",
+        "LLM_BACKOFF_BASE_SECONDS": "0.05",
         "LLM_TIMEOUT_SECONDS": "10",
         "HARRIER_STEP_RETRIES": "2",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "e2e-" + "x" * 40),
     }
 
 
@@ -193,3 +192,10 @@ def wait_for_run(e2e_tenant: Tenant, worker: Worker) -> RunWaiter:
         )
 
     return wait
+
+
+def element_id(request: Any, description: str) -> str:
+    """The id the observation gave the element described, e.g. 'button "Sign in"'."""
+    match = re.search(r"^\[(\w+)\] " + re.escape(description), request.text, re.MULTILINE)
+    assert match, f"no element {description!r} in the observation:\n{request.text[-3000:]}"
+    return match.group(1)
