@@ -3,7 +3,7 @@
 import pytest
 
 from runs.models import FINAL_STATUSES, InvalidTransition, Run, RunStatus, RunType
-from runs.tasks import NO_AGENT, execute_run
+from runs.tasks import execute_run
 from tests.conftest import Tenant
 
 
@@ -71,14 +71,18 @@ def test_cancel_of_queued_run(run: Run) -> None:
     assert run.failure_reason == "Canceled by request"
 
 
-def test_worker_task_claims_once_and_finishes(run: Run) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_without_a_model_provider_the_run_fails_at_once_naming_the_setting(
+    run: Run, settings: object
+) -> None:
+    settings.LLM_PROVIDER = ""  # type: ignore[attr-defined]
     run.mark_queued()
     execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert run.failure_reason == NO_AGENT
+    assert "LLM_PROVIDER" in run.failure_reason
     finished_at = run.finished_at
-    execute_run(run.pk)  # a second delivery of the same message
+    execute_run(run.pk)  # a second delivery of the same message claims nothing
     run.refresh_from_db()
     assert run.finished_at == finished_at
 
