@@ -8,6 +8,8 @@ from django.test import Client
 
 from dashboard.models import ApiKey, Organization
 
+pytest_plugins = ["tests.support.e2e"]
+
 
 @dataclass
 class Tenant:

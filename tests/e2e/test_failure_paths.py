@@ -16,7 +16,7 @@ from runs.agent import runner
 from runs.models import Run, RunStatus, RunType, Step
 from runs.tasks import execute_run
 from tests.conftest import Tenant
-from tests.e2e.conftest import element_id
+from tests.support.e2e import element_id
 from tests.support.model_server import Delay, ScriptedModelServer
 from tests.support.site_server import FixtureSite
 

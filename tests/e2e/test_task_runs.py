@@ -14,7 +14,7 @@ import pytest
 from runs.models import Run, RunStatus, Step
 from runs.tasks import WORKER_LOST, sweep_stale_runs
 from tests.conftest import Tenant
-from tests.e2e.conftest import RunWaiter, Worker, element_id
+from tests.support.e2e import RunWaiter, Worker, element_id
 from tests.support.model_server import Delay, ScriptedModelServer
 from tests.support.site_server import FixtureSite
 
