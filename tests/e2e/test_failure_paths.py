@@ -7,7 +7,12 @@ without restarting a worker. Runs are created without dispatch, so the worker
 process other tests in this package start cannot take them first.
 """
 
+import os
+import signal
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +198,40 @@ def test_run_past_its_time_limit_times_out(
     run = execute(e2e_tenant, prompt="p", url=f"{site.url}/table")
     assert run.status == RunStatus.TIMED_OUT
     assert run.failure_reason == "The run did not finish within its time limit of 1.5 seconds."
+
+
+def test_browser_crash_fails_the_run_with_a_reason(
+    e2e_tenant: Tenant, site: FixtureSite, model: ScriptedModelServer, agent_settings: Any
+) -> None:
+    marker = f"--harrier-test={uuid.uuid4().hex}"  # Chromium ignores unknown switches
+    runner.shutdown()  # the next run launches a browser that carries the marker
+    agent_settings.HARRIER_BROWSER_ARGS = [marker]
+
+    def kill_the_browser_then_answer(request: Any) -> dict[str, Any]:
+        for pid in _browser_pids(marker):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        return {"reasoning": "Scroll.", "actions": [{"type": "scroll", "direction": "down"}]}
+
+    model.add_rule("step", kill_the_browser_then_answer)
+    try:
+        run = execute(e2e_tenant, prompt="p", url=f"{site.url}/table")
+    finally:
+        runner.shutdown()
+    assert run.status == RunStatus.FAILED
+    assert run.failure_reason.startswith(
+        "The browser crashed or closed unexpectedly while executing the run"
+    )
+
+
+def _browser_pids(marker: str) -> list[int]:
+    """Chromium's main process (not its renderers) started with `marker` on its command line."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in arguments and not any(a.startswith(b"--type=") for a in arguments):
+            pids.append(int(entry.name))
+    return pids

@@ -58,9 +58,8 @@ def model(model_server: ScriptedModelServer) -> ScriptedModelServer:
     return model_server
 
 
-def _database_url() -> str:
-    """The test database as a URL, for the worker process."""
-    config = connection.settings_dict
+def database_url_of(config: dict[str, Any]) -> str:
+    """A Django database configuration as a DATABASE_URL, for a worker process."""
     if config["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{config['NAME']}"
     credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
@@ -138,7 +137,7 @@ def worker_environment(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = database_url_of(connection.settings_dict)
     return {
         **os.environ,
         "DATABASE_URL": database_url,
