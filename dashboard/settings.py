@@ -6,6 +6,7 @@ CELERY_BROKER_URL=redis://... move the same code onto PostgreSQL and Redis.
 """
 
 import os
+import socket
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -83,6 +84,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The dashboard's current organization and its switcher, for every page.
+                "dashboard.context_processors.dashboard",
             ],
         },
     },
@@ -90,8 +93,9 @@ TEMPLATES = [
 
 DATABASES = {"default": database_from_env(VAR_DIR)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A file, not :memory:, so that worker processes started by the tests see it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file, not :memory:, so that worker processes started by the tests see it; one
+    # per test process, so that two test runs in one checkout do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -100,7 +104,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+# The dashboard's sign-in page; after signing in (or out) people land on the overview (or
+# the sign-in page). The admin panel keeps its own login at /admin/login/.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -144,6 +152,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions.tasks.close_expired_sessions",
         "schedule": env_float("HARRIER_SESSION_SWEEP_SECONDS", 30.0, minimum=1.0),
     },
+    "check-browser-sessions": {
+        "task": "sessions.tasks.check_sessions",
+        "schedule": env_float("HARRIER_SESSION_CHECK_SECONDS", 15.0, minimum=1.0),
+    },
     "finish-stale-runs": {
         "task": "runs.sweep_stale_runs",
         "schedule": env_float("HARRIER_RUN_SWEEP_SECONDS", 30.0, minimum=1.0),
@@ -179,6 +191,8 @@ HARRIER_NAVIGATION_TIMEOUT_MS = env_int("HARRIER_NAVIGATION_TIMEOUT_MS", 30_000,
 HARRIER_MAX_ELEMENTS = env_int("HARRIER_MAX_ELEMENTS", 300, minimum=10)
 
 HARRIER_CHROMIUM_PATH = env_str("HARRIER_CHROMIUM_PATH", "/usr/bin/chromium")
+# This worker host's name: browser sessions started here are reached through its queue.
+HARRIER_WORKER_HOST = env_str("HARRIER_WORKER_HOST", socket.gethostname())
 HARRIER_BROWSER_HEADLESS = env_bool("HARRIER_BROWSER_HEADLESS", True)
 HARRIER_BROWSER_ARGS = env_list("HARRIER_BROWSER_ARGS", [])
 

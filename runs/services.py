@@ -13,6 +13,7 @@ from dashboard.urlcheck import normalize_url
 from runs.models import RUN_TYPE_BY_ENGINE, Artifact, Run, RunEngine, RunStatus
 from runs.schemas import TaskRunRequest
 from sessions.models import BrowserSession
+from sessions.services import dispatch_next_run
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ def dispatch_on_commit(run: Run) -> None:
     waiting in `queued` for a worker that will never hear of it.
     """
     from runs.tasks import execute_run
+
+    if run.browser_session_id:
+        # To the host of the session's browser, and only when it is the run's turn.
+        session = BrowserSession.objects.get(public_id=run.browser_session_id)
+        dispatch_next_run(session)
+        return
 
     def send() -> None:
         try:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from runs.models import Run, RunStatus
+from sessions.services import claim_for_run, release_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +37,34 @@ def execute_run(run_pk: int) -> None:
     from runs.agent.runner import execute_claimed_run
 
     run = Run.objects.filter(pk=run_pk).first()
-    if run is None or not run.mark_running():
-        logger.info("Run %s is not claimable; skipping", run_pk)
+    if run is None or not _claim(run):
+        logger.info("Run %s is not claimable now; skipping", run_pk)
         return
     try:
         execute_claimed_run(run)
     except Exception as exc:
         logger.exception("Run %s crashed the agent", run.public_id)
         run.finish(RunStatus.FAILED, failure_reason=INTERNAL_ERROR.format(error=type(exc).__name__))
+    finally:
+        if run.browser_session_id:
+            release_for_run(run)
+
+
+def _claim(run: Run) -> bool:
+    # A run on a browser session also claims the session, atomically, and only in turn.
+    return claim_for_run(run) if run.browser_session_id else run.mark_running()
 
 
 @shared_task(name="runs.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> int:
     """Fail running runs whose heartbeat stopped; returns how many it finished."""
     cutoff = timezone.now() - timedelta(seconds=settings.HARRIER_HEARTBEAT_STALE_SECONDS)
-    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
-    finished = sum(run.finish(RunStatus.FAILED, failure_reason=WORKER_LOST) for run in stale)
+    finished = 0
+    for run in Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff):
+        if run.finish(RunStatus.FAILED, failure_reason=WORKER_LOST):
+            finished += 1
+            if run.browser_session_id:  # its worker is gone: nobody drives the session
+                release_for_run(run)
     if finished:
         logger.warning("Finished %d run(s) whose worker stopped responding", finished)
     return finished

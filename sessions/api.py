@@ -2,14 +2,16 @@
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Body, Router
 
 from dashboard.api import contract_extra
 from dashboard.auth import organization_of
+from dashboard.errors import NotFound
 from dashboard.schemas import HTTPValidationError
 from sessions.models import DEFAULT_TIMEOUT_MINUTES, BrowserSession
 from sessions.schemas import BrowserSessionResponse, CreateBrowserSessionRequest
+from sessions.services import capture_screenshot, close_session, create_session
 
 router = Router(tags=["Browser Sessions"])
 
@@ -25,6 +27,11 @@ def session_response(session: BrowserSession) -> dict[str, Any]:
         "created_at": session.created_at,
         "modified_at": session.modified_at,
         "deleted_at": session.deleted_at,
+        "status": session.status,
+        "timeout": session.timeout_minutes,
+        "started_at": session.started_at,
+        "expires_at": session.expires_at,
+        "failure_reason": session.failure_reason,
     }
 
 
@@ -44,8 +51,11 @@ def create_browser_session(
     request: HttpRequest, payload: CreateBrowserSessionRequest | None = Body(None)
 ) -> dict[str, Any]:
     timeout = payload.timeout if payload and payload.timeout else DEFAULT_TIMEOUT_MINUTES
-    session = BrowserSession.objects.create(
-        organization=organization_of(request), timeout_minutes=timeout
+    proxy_location = payload.proxy_location if payload else None
+    session = create_session(
+        organization_of(request),
+        timeout_minutes=timeout,
+        proxy_location=proxy_location.value if proxy_location else None,
     )
     return session_response(session)
 
@@ -106,5 +116,24 @@ def get_browser_session(request: HttpRequest, browser_session_id: str) -> dict[s
 )
 def close_browser_session(request: HttpRequest, browser_session_id: str) -> dict[str, Any]:
     session = BrowserSession.objects.get_for(organization_of(request), browser_session_id)
-    session.close()
+    close_session(session)
     return {"message": "Browser session closed", "browser_session_id": session.public_id}
+
+
+@router.get(
+    "/browser_sessions/{browser_session_id}/screenshot",
+    response={200: None},
+    operation_id="get_browser_session_screenshot_v1_browser_sessions__browser_session_id__screenshot_get",
+    summary="The session's current page as a JPEG image",
+    description="A fresh capture when the session's browser answers within a few seconds, "
+    "else the last one taken. 404 when the session is closed or has no image yet.",
+)
+def get_browser_session_screenshot(request: HttpRequest, browser_session_id: str) -> HttpResponse:
+    organization = organization_of(request)
+    session = BrowserSession.objects.get_active_for(organization, browser_session_id)
+    image = capture_screenshot(session)
+    if image is None:
+        raise NotFound(f"No screenshot of browser session {browser_session_id} yet")
+    response = HttpResponse(image, content_type="image/jpeg")
+    response["Cache-Control"] = "no-store"
+    return response

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from runs.schemas import ProxyLocation
 from sessions.models import DEFAULT_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES
 
 
@@ -35,9 +36,21 @@ class BrowserSessionResponse(BaseModel):
         title="Deleted At",
         description="Timestamp when the session was deleted, if applicable",
     )
+    # Extensions beyond the contract (optional, so contract clients ignore them).
+    status: str | None = Field(
+        default=None, description="creating, ready, closed (by request or timeout) or failed"
+    )
+    timeout: int | None = Field(default=None, description="Minutes the session stays open")
+    started_at: datetime | None = Field(default=None, description="When its browser was ready")
+    expires_at: datetime | None = Field(default=None, description="When the sweep closes it")
+    failure_reason: str | None = Field(default=None, description="Why it closed or failed")
 
 
 class CreateBrowserSessionRequest(BaseModel):
+    proxy_location: ProxyLocation | None = Field(
+        default=None,
+        description="Route the session's traffic through the proxy configured for this location",
+    )
     timeout: int | None = Field(
         default=DEFAULT_TIMEOUT_MINUTES,
         ge=MIN_TIMEOUT_MINUTES,

@@ -17,6 +17,7 @@ import ipaddress
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path, PurePosixPath
@@ -25,13 +26,13 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
-from playwright.async_api import Download, Locator, Page
+from playwright.async_api import Download, Locator, Page, Request
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from dashboard.urlcheck import InvalidURL, is_internal_address, normalize_url
 from runs.agent.browser import claim_download, resolve, unique_path
-from runs.agent.observe import ElementNotFound, element_frame, find_element
+from runs.agent.observe import ElementNotFound, element_frame, find_and_inspect
 
 ENGINE_ACTIONS = frozenset({"extract", "complete", "terminate"})
 MAX_WAIT_SECONDS = 30.0
@@ -40,6 +41,9 @@ MAX_REDIRECTS = 5
 MAX_KEYS = 50
 SETTLE_LOAD_MS = 1_500  # after a navigation: how long to give "load" beyond DOMContentLoaded
 NAVIGATION_TIMEOUT_MS = 30_000
+DOWNLOAD_GRACE_S = 3.0
+POPUP_GRACE_S = 3.0
+DISABLED_TIMEOUT_MS = 2_000
 
 
 @dataclass
@@ -95,8 +99,7 @@ async def perform(
         watcher.attach()
         context = _Context(page, action, files_dir, timeout_ms, watcher)
         message = await handler(context)
-        if watcher.navigated:
-            await _settle(page, timeout_ms)
+        await watcher.settle(timeout_ms)
     except ActionError as exc:
         error = str(exc)
     except ElementNotFound as exc:
@@ -142,9 +145,35 @@ class _Context:
     def element_id(self) -> str:
         return str(self.require("element_id", str, "the id of an element, e.g. e12")).strip()
 
-    async def element(self) -> tuple[str, Locator]:
+    async def element(self) -> _Target:
         element_id = self.element_id()
-        return element_id, await find_element(self.page, element_id)
+        locator, info = await find_and_inspect(self.page, element_id, _INFO_JS)
+        return _Target(element_id, locator, info, self.timeout_ms)
+
+
+@dataclass
+class _Target:
+    """The element an action works on, with what one look at it told (tag, type, state)."""
+
+    id: str
+    locator: Locator
+    info: dict[str, Any]
+    action_timeout_ms: int
+
+    @property
+    def tag(self) -> str:
+        return str(self.info["tag"])
+
+    @property
+    def type(self) -> str | None:
+        return self.info["type"]
+
+    @property
+    def timeout(self) -> int:
+        # A disabled control rarely becomes enabled by itself: fail in 2 s, not the full wait.
+        if self.info["disabled"]:
+            return min(self.action_timeout_ms, DISABLED_TIMEOUT_MS)
+        return self.action_timeout_ms
 
 
 class _Watcher:
@@ -155,8 +184,12 @@ class _Watcher:
         self.page = page
         self.downloads: list[Download] = []
         self.got_download = asyncio.Event()
+        self.got_page = asyncio.Event()
         self.pages: list[Page] = []
         self.navigated = False
+        self.navigation_requests = 0  # main-frame document requests started
+        self.navigation_aborted = False  # one ended in ERR_ABORTED: typically a download
+        self.navigation_event = asyncio.Event()  # committed, failed or became a download
         self._attached = False
 
     # Handlers must never raise: Playwright re-raises listener errors into unrelated calls.
@@ -164,18 +197,38 @@ class _Watcher:
         claim_download(download)
         self.downloads.append(download)
         self.got_download.set()
+        self.navigation_event.set()
+
+    def _is_main_navigation(self, request: Request) -> bool:
+        try:
+            return request.is_navigation_request() and request.frame == self.page.main_frame
+        except PlaywrightError:  # a service worker's request has no frame
+            return False
+
+    def _on_request(self, request: Request) -> None:
+        if self._is_main_navigation(request):
+            self.navigation_requests += 1
+
+    def _on_request_failed(self, request: Request) -> None:
+        if self._is_main_navigation(request):
+            self.navigation_aborted = "ERR_ABORTED" in (request.failure or "")
+            self.navigation_event.set()
 
     def _on_page(self, page: Page) -> None:
         self.pages.append(page)
         page.on("download", self._on_download)
+        self.got_page.set()
 
     def _on_navigated(self, frame: Any) -> None:
         if frame == self.page.main_frame:
             self.navigated = True
+            self.navigation_event.set()
 
     def attach(self) -> None:
         self.page.on("download", self._on_download)
         self.page.on("framenavigated", self._on_navigated)
+        self.page.on("request", self._on_request)
+        self.page.on("requestfailed", self._on_request_failed)
         self.page.context.on("page", self._on_page)
         self._attached = True
 
@@ -183,6 +236,8 @@ class _Watcher:
         if not self._attached:
             return []
         self.page.remove_listener("framenavigated", self._on_navigated)
+        self.page.remove_listener("request", self._on_request)
+        self.page.remove_listener("requestfailed", self._on_request_failed)
         self.page.context.remove_listener("page", self._on_page)
         self.page.remove_listener("download", self._on_download)
         for page in self.pages:
@@ -201,6 +256,22 @@ class _Watcher:
         # A tab that only delivered a download has closed itself by now.
         open_pages = [p for p in self.pages if not p.is_closed()]
         return open_pages[-1] if open_pages else None
+
+    async def settle(self, timeout_ms: int) -> None:
+        """Let a navigation the action started finish, or turn into the download it is."""
+        if self.navigation_requests and not (self.navigated or self.downloads):
+            # Started but not committed yet (a keypress does not wait like a click does).
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.navigation_event.wait(), min(timeout_ms, 5_000) / 1000)
+        if self.navigation_aborted and not self.downloads:
+            # An attachment aborts the navigation a moment before the download event comes.
+            await self.wait_for_download(DOWNLOAD_GRACE_S)
+        if self.navigated:
+            await _settle(self.page, timeout_ms)
+
+    async def wait_for_page(self, timeout_s: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.got_page.wait(), timeout_s)
 
     async def wait_for_download(self, timeout_s: float) -> bool:
         try:
@@ -223,20 +294,23 @@ async def _settle(page: Page, timeout_ms: int) -> None:
 
 
 async def _click(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
-    await locator.click(timeout=await _timeout_for(locator, ctx.timeout_ms))
-    return f"Clicked {element_id}"
+    target = await ctx.element()
+    await target.locator.click(timeout=target.timeout)
+    if target.info["opensTab"]:
+        # The new tab's "page" event comes a moment after the click returns.
+        await ctx.watcher.wait_for_page(POPUP_GRACE_S)
+    return f"Clicked {target.id}"
 
 
 async def _input_text(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
+    target = await ctx.element()
+    element_id, info = target.id, target.info
     text = ctx.action.get("text")
     if text is None:
         raise ActionError("input_text needs 'text' (the text to type)")
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ActionError("input_text: 'text' must be a string")
     text = str(text)
-    info = await _control_info(locator)
     tag, kind = info["tag"], info["type"]
     if tag == "select":
         raise ActionError(f"{element_id} is a drop-down list: use select_option instead")
@@ -253,20 +327,20 @@ async def _input_text(ctx: _Context) -> str:
         raise ActionError(f"{element_id} is read-only; its value cannot be changed")
     # fill() selects what is there and replaces it with real input events, which
     # framework-controlled fields (React, Vue) pick up like typing.
-    await locator.fill(text, timeout=await _timeout_for(locator, ctx.timeout_ms))
+    await target.locator.fill(text, timeout=target.timeout)
     shown = text if kind != "password" else "********"
     return f"Typed {shown!r} into {element_id}" if len(shown) <= 60 else f"Typed into {element_id}"
 
 
 async def _select_option(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
+    target = await ctx.element()
+    element_id, info = target.id, target.info
     wanted = ctx.action.get("option")
     if wanted is None or isinstance(wanted, bool | dict | list):
         raise ActionError("select_option needs 'option' (the label or value of the option)")
     wanted = str(wanted)
-    info = await _control_info(locator)
     if info["tag"] != "select":
-        return await _select_custom(ctx, element_id, locator, wanted)
+        return await _select_custom(ctx, target, wanted)
     options: list[dict[str, Any]] = info["options"]
     match = _match_option(options, wanted)
     if match is None:
@@ -278,9 +352,7 @@ async def _select_option(ctx: _Context) -> str:
         )
     if match["disabled"]:
         raise ActionError(f"Option '{match['label']}' of {element_id} is disabled")
-    await locator.select_option(
-        index=match["index"], timeout=await _timeout_for(locator, ctx.timeout_ms)
-    )
+    await target.locator.select_option(index=match["index"], timeout=target.timeout)
     return f"Selected '{match['label']}' in {element_id}"
 
 
@@ -300,9 +372,10 @@ def _match_option(options: list[dict[str, Any]], wanted: str) -> dict[str, Any] 
     return partial[0] if len(partial) == 1 else None
 
 
-async def _select_custom(ctx: _Context, element_id: str, locator: Locator, wanted: str) -> str:
+async def _select_custom(ctx: _Context, target: _Target, wanted: str) -> str:
     # A scripted drop-down (div role=combobox and friends): open it, click the option.
-    await locator.click(timeout=await _timeout_for(locator, ctx.timeout_ms))
+    element_id = target.id
+    await target.locator.click(timeout=target.timeout)
     frame = await element_frame(ctx.page, element_id) or ctx.page.main_frame
     option = frame.get_by_role("option", name=wanted).or_(
         frame.get_by_role("menuitem", name=wanted)
@@ -318,20 +391,20 @@ async def _select_custom(ctx: _Context, element_id: str, locator: Locator, wante
 
 
 async def _checkbox(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
+    target = await ctx.element()
+    element_id, info = target.id, target.info
     checked = ctx.action.get("checked", True)
     if isinstance(checked, str) and checked.lower() in ("true", "false"):
         checked = checked.lower() == "true"
     if not isinstance(checked, bool):
         raise ActionError("checkbox: 'checked' must be true or false")
-    info = await _control_info(locator)
     if info["tag"] == "input" and info["type"] == "radio" and not checked:
         raise ActionError(
             f"{element_id} is a radio button; it cannot be unchecked directly: "
             "choose another option of the same group instead"
         )
     try:
-        await locator.set_checked(checked, timeout=await _timeout_for(locator, ctx.timeout_ms))
+        await target.locator.set_checked(checked, timeout=target.timeout)
     except PlaywrightError as exc:
         if "Not a checkbox or radio button" in str(exc):
             raise ActionError(
@@ -342,7 +415,8 @@ async def _checkbox(ctx: _Context) -> str:
 
 
 async def _upload_file(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
+    target = await ctx.element()
+    element_id, info, locator = target.id, target.info, target.locator
     if ctx.action.get("file_path"):
         path = _file_in(ctx.files_dir, str(ctx.action["file_path"]))
     else:
@@ -354,7 +428,6 @@ async def _upload_file(ctx: _Context) -> str:
             max_bytes=int(getattr(settings, "HARRIER_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES)),
             timeout_s=max(ctx.timeout_ms / 1000, 30.0),
         )
-    info = await _control_info(locator)
     if info["tag"] == "input" and info["type"] == "file":
         await locator.set_input_files(path, timeout=ctx.timeout_ms)
     else:
@@ -385,8 +458,9 @@ def _file_in(files_dir: Path, file_path: str) -> Path:
 
 
 async def _download(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
-    await locator.click(timeout=await _timeout_for(locator, ctx.timeout_ms))
+    target = await ctx.element()
+    element_id = target.id
+    await target.locator.click(timeout=target.timeout)
     if not await ctx.watcher.wait_for_download(ctx.timeout_ms / 1000):
         where = f"; the page went to {ctx.page.url}" if ctx.watcher.navigated else ""
         raise ActionError(f"Clicking {element_id} did not start a download{where}")
@@ -401,8 +475,9 @@ async def _scroll(ctx: _Context) -> str:
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
         raise ActionError("scroll: 'amount' must be a number of pixels")
     if ctx.action.get("element_id"):
-        element_id, locator = await ctx.element()
-        result = await locator.evaluate(
+        target = await ctx.element()
+        element_id = target.id
+        result = await target.locator.evaluate(
             _SCROLL_ELEMENT_JS, {"amount": amount, "up": direction == "up"}
         )
         what = f"the scrollable area of {element_id}" if result["what"] == "element" else "the page"
@@ -515,10 +590,10 @@ async def _keypress(ctx: _Context) -> str:
     target = "the page"
     try:
         if ctx.action.get("element_id"):
-            element_id, locator = await ctx.element()
-            target = element_id
+            element = await ctx.element()
+            target = element.id
             for name in names:
-                await locator.press(name, timeout=ctx.timeout_ms)
+                await element.locator.press(name, timeout=ctx.timeout_ms)
         else:
             for name in names:
                 await ctx.page.keyboard.press(name)
@@ -534,9 +609,9 @@ async def _keypress(ctx: _Context) -> str:
 
 
 async def _hover(ctx: _Context) -> str:
-    element_id, locator = await ctx.element()
-    await locator.hover(timeout=ctx.timeout_ms)
-    return f"Hovered over {element_id}"
+    target = await ctx.element()
+    await target.locator.hover(timeout=ctx.timeout_ms)
+    return f"Hovered over {target.id}"
 
 
 async def _wait(ctx: _Context) -> str:
@@ -608,30 +683,22 @@ _HANDLERS: dict[str, Callable[[_Context], Awaitable[str]]] = {
 
 # -- helpers ------------------------------------------------------------------------------
 
-_CONTROL_INFO_JS = """(el) => {
+_INFO_JS = """(el) => {
     const t = (el.localName === "label" && el.control) || el;
     const info = {tag: t.localName, type: t.type ? String(t.type).toLowerCase() : null,
-                  editable: t.isContentEditable, readOnly: !!t.readOnly};
+                  editable: t.isContentEditable, readOnly: !!t.readOnly,
+                  disabled: t.matches(":disabled") || t.getAttribute("aria-disabled") === "true"};
     if (t.localName === "select") {
         info.options = [...t.options].map((o, index) => ({
             index, label: (o.label || o.text).replace(/\\s+/g, " ").trim(), value: o.value,
             disabled: o.disabled}));
     }
+    // A link or form that opens a new tab: the click waits a moment for the tab to appear.
+    const opener = el.closest("a[target], area[target]") || (t.form && t.form.target && t.form);
+    const name = opener ? (opener.getAttribute("target") || "").toLowerCase() : "";
+    info.opensTab = name !== "" && !["_self", "_top", "_parent"].includes(name);
     return info;
 }"""
-
-
-async def _control_info(locator: Locator) -> dict[str, Any]:
-    """Tag, type and options of the element (or of the control a <label> stands for)."""
-    return await locator.evaluate(_CONTROL_INFO_JS)
-
-
-async def _timeout_for(locator: Locator, timeout_ms: int) -> int:
-    # A disabled control rarely becomes enabled on its own: fail in 2 s, not the full timeout.
-    try:
-        return min(timeout_ms, 2_000) if await locator.is_disabled(timeout=1_000) else timeout_ms
-    except PlaywrightError:
-        return timeout_ms
 
 
 def _first_line(message: str) -> str:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import re
+import signal
 import socket
 import time
 import weakref
@@ -92,6 +94,7 @@ class BrowserPool:
         self._browser: Browser | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
+        self._driver_pid: int | None = None
         self.launch_count = 0  # how many times Chromium was (re)started: for tests and metrics
 
     @property
@@ -117,16 +120,25 @@ class BrowserPool:
                 log.warning("Chromium disconnected (crashed or killed); launching a new one")
                 self._browser = None
             if self._playwright is None:
-                self._playwright = await async_playwright().start()
+                await self._start_playwright()
+            assert self._playwright is not None
             try:
                 self._browser = await self._launch(self._playwright)
             except PlaywrightError:
                 # The driver itself may be gone with the browser: start both afresh once.
                 await self._stop_playwright()
-                self._playwright = await async_playwright().start()
+                await self._start_playwright()
+                assert self._playwright is not None
                 self._browser = await self._launch(self._playwright)
             self.launch_count += 1
             return self._browser
+
+    async def _start_playwright(self) -> None:
+        before = _driver_pids()
+        self._playwright = await async_playwright().start()
+        # Remembered so that a pool abandoned on a closed event loop can still end it.
+        started = _driver_pids() - before
+        self._driver_pid = started.pop() if len(started) == 1 else None
 
     async def _launch(self, playwright: Playwright) -> Browser:
         executable = self._executable_path or _setting(
@@ -162,17 +174,22 @@ class BrowserPool:
 
     async def _stop_playwright(self) -> None:
         playwright, self._playwright = self._playwright, None
+        self._driver_pid = None
         if playwright is not None:
             with suppress(Exception):  # the driver may already be dead
                 await asyncio.wait_for(playwright.stop(), CLOSE_TIMEOUT_S)
 
     def _abandon(self) -> None:
-        # Objects of another (probably closed) event loop cannot be awaited here; the
-        # Playwright driver exits when its pipe closes, taking its Chromium with it.
+        # Objects of another (probably closed) event loop cannot be awaited here. Ending
+        # the Playwright driver process ends the Chromium it launched too.
         if self._playwright is not None or self._browser is not None:
             log.warning("BrowserPool used from a new event loop; starting a new browser")
+            if self._driver_pid is not None:
+                with suppress(OSError):
+                    os.kill(self._driver_pid, signal.SIGTERM)
         self._playwright = None
         self._browser = None
+        self._driver_pid = None
 
     @asynccontextmanager
     async def new_context(
@@ -218,6 +235,21 @@ class BrowserPool:
                 task.cancel()
             with suppress(PlaywrightError, TimeoutError):
                 await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
+
+
+def _driver_pids() -> set[int]:
+    """This process's Playwright driver children (Linux /proc; empty elsewhere)."""
+    pids = set()
+    me = str(os.getpid())
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            parent = stat.rsplit(")", 1)[1].split()[1]
+            if parent == me and b"run-driver" in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    return pids
 
 
 def _user_agent(browser: Browser) -> str:

@@ -67,8 +67,18 @@ class Stopped(Exception):
 
 
 class Agent:
-    def __init__(self, run: Run, client: LLMClient, page: Page, files_dir: Path) -> None:
+    def __init__(
+        self,
+        run: Run,
+        client: LLMClient,
+        page: Page,
+        files_dir: Path,
+        *,
+        continues_session: bool = False,
+    ) -> None:
         self.run = run
+        # On a browser session the run starts from where the previous one left the page.
+        self.continues_session = continues_session
         self.client = client
         self.page = page
         self.files_dir = files_dir
@@ -94,6 +104,9 @@ class Agent:
 
     async def open_start_page(self) -> None:
         url = self.run.url
+        on_a_page = self.continues_session and self.page.url != "about:blank"
+        if on_a_page and (not url or _same_page(url, self.page.url)):
+            return
         if not url:
             answer = await self.ask(
                 protocol.start_url_messages(self.goal), protocol.parse_start_url
@@ -332,6 +345,10 @@ class Agent:
     async def stop_if_final(self) -> None:
         if await recorder.is_stopped(self.run):
             raise Stopped()
+
+
+def _same_page(first: str, second: str) -> bool:
+    return first.rstrip("/") == second.rstrip("/")
 
 
 def _llm_failure(exc: LLMError) -> str:

@@ -110,7 +110,8 @@
       r = found;
     }
     if (r.right + sx <= 0 || r.bottom + sy <= 0 || r.left + sx >= docW || r.top + sy >= docH) return null;
-    if (clippedAway(el)) return null;
+    // Visually-hidden idioms leave a sliver of a box; a real control is rarely that small.
+    if ((r.width < 24 || r.height < 24) && clippedAway(el)) return null;
     return r;
   }
 
@@ -329,16 +330,19 @@
 
   // Visible text under el, without form controls' own text (a <select> lists all its options).
   const SPACED = new Set([...BLOCK, "br", "td", "th", "tr", "li", "label", "img"]);
-  function textOf(el) {
+  // With `own`, text inside links, buttons and labels is left out: a line that has no
+  // other text repeats the element list (a nav bar, a grid of buttons) and is dropped.
+  const ELEMENT_TEXT = "a[href], button, summary, label, [role=button], [role=link], [role=tab], [role=menuitem], [role=option], [role=checkbox], [role=radio], [role=switch]";
+  function textOf(el, own) {
     let out = "";
     for (const node of el.childNodes) {
       if (node.nodeType === 3) out += node.data;
       else if (node.nodeType === 1) {
         const tag = node.localName;
-        if (TEXT_SKIP.has(tag) || !node.checkVisibility()) continue;
-        if (node.shadowRoot) out += " " + textOf(node.shadowRoot) + " ";
-        else if (SPACED.has(tag)) out += " " + textOf(node) + " ";
-        else out += textOf(node);
+        if (TEXT_SKIP.has(tag) || (own && node.matches(ELEMENT_TEXT)) || !node.checkVisibility()) continue;
+        if (node.shadowRoot) out += " " + textOf(node.shadowRoot, own) + " ";
+        else if (SPACED.has(tag)) out += " " + textOf(node, own) + " ";
+        else out += textOf(node, own);
       }
     }
     return out;
@@ -357,11 +361,11 @@
   function tableBlocks(table) {
     const out = [];
     const rows = [...table.rows];
-    const caption = table.caption && collapse(textOf(table.caption));
+    const caption = table.caption && collapse(textOf(table.caption, false));
     if (caption) out.push(block(caption, table.caption, "text"));
     for (const row of rows.slice(0, args.maxTableRows)) {
       if (!row.checkVisibility()) continue;
-      const cells = [...row.cells].map((c) => collapse(textOf(c)).replace(/\|/g, "/"));
+      const cells = [...row.cells].map((c) => collapse(textOf(c, false)).replace(/\|/g, "/"));
       if (cells.every((c) => !c)) continue;
       const b = block("| " + cells.join(" | ") + " |", row, "row");
       if (b) out.push(b);
@@ -390,26 +394,29 @@
     }
     if (!anyBlock) {
       if (!BLOCK.has(tag)) return null;
-      if (!el.checkVisibility()) return [];
-      const b = block(textOf(el), el, "text");
+      if (el.matches(ELEMENT_TEXT) || !el.checkVisibility() || !textOf(el, true).trim()) return [];
+      const b = block(textOf(el, false), el, "text");
       return b ? [b] : [];
     }
     // Mixed content: runs of inline nodes between the block children become lines.
     const out = [];
     let run = "";
+    let ownRun = "";
     let runEl = null;
     const flush = () => {
-      if (runEl && collapse(run)) {
+      if (runEl && ownRun.trim()) {
         const b = block(run, runEl, "text");
         if (b) out.push(b);
       }
       run = "";
+      ownRun = "";
       runEl = null;
     };
     for (const node of el.childNodes) {
       if (node.nodeType === 3) {
         if (node.data.trim()) {
           run += node.data;
+          ownRun += node.data;
           runEl = runEl || el;
         }
       } else if (node.nodeType === 1) {
@@ -418,7 +425,10 @@
           flush();
           out.push(...res);
         } else if (!TEXT_SKIP.has(node.localName) && node.checkVisibility()) {
-          run += SPACED.has(node.localName) ? " " + textOf(node) + " " : textOf(node);
+          const spaced = SPACED.has(node.localName);
+          const text = textOf(node, false);
+          run += spaced ? " " + text + " " : text;
+          if (!node.matches(ELEMENT_TEXT)) ownRun += textOf(node, true);
           runEl = runEl || node;
         }
       }

@@ -620,6 +620,13 @@ def parse_element_id(element_id: str) -> str:
 
 async def find_element(page: Page, element_id: str) -> Locator:
     """A Locator for the element with that id, in its frame; ElementNotFound if it is gone."""
+    locator, _ = await find_and_inspect(page, element_id, "(el) => null")
+    return locator
+
+
+async def find_and_inspect(page: Page, element_id: str, inspect_js: str) -> tuple[Locator, Any]:
+    """find_element and `inspect_js` (a `(el) => value` function) run on the element, in
+    one round trip to the browser: actions want both, and each round trip costs."""
     try:
         prefix = parse_element_id(element_id)
     except ValueError as exc:
@@ -633,12 +640,14 @@ async def find_element(page: Page, element_id: str) -> Locator:
         )
     locator = frame.locator(f'[{ID_ATTRIBUTE}="{element_id}"]')
     try:
-        count = await locator.count()
+        found = await locator.evaluate_all(
+            f"(els) => els.length ? {{value: ({inspect_js})(els[0])}} : null"
+        )
     except PlaywrightError:
-        count = 0
-    if count == 0:
+        found = None  # the frame navigated or went away meanwhile
+    if found is None:
         raise ElementNotFound(element_id)
-    return locator.first
+    return locator.first, found.get("value")
 
 
 async def element_frame(page: Page, element_id: str) -> Frame | None:

@@ -12,8 +12,11 @@ import asyncio
 import logging
 import shutil
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from playwright.async_api import Error as PlaywrightError
@@ -22,25 +25,34 @@ from runs.agent import protocol, recorder
 from runs.agent.browser import BrowserPool
 from runs.agent.engine import Agent, Outcome, Stopped
 from runs.agent.llm import LLMClient, LLMNotConfigured, client_from_settings
+from runs.agent.sessions import session_page, target_id_of
 from runs.models import Run, RunStatus
+from sessions.models import BrowserSession
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _loop: asyncio.AbstractEventLoop | None = None
 _pool: BrowserPool | None = None
 
 
-def execute_claimed_run(run: Run) -> None:
-    """Drive a run that this process has claimed (status running) to a final status."""
-    global _loop, _pool
+def run_on_worker_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on this process's long-lived event loop."""
+    global _loop
     if _loop is None:
         _loop = asyncio.new_event_loop()
-    if _pool is None:
-        _pool = BrowserPool()
     try:
-        _loop.run_until_complete(_execute(run, _pool))
+        return _loop.run_until_complete(coroutine)
     finally:
         close_old_connections()
+
+
+def execute_claimed_run(run: Run) -> None:
+    """Drive a run that this process has claimed (status running) to a final status."""
+    global _pool
+    if _pool is None:
+        _pool = BrowserPool()
+    run_on_worker_loop(_execute(run, _pool))
 
 
 def shutdown() -> None:
@@ -91,9 +103,23 @@ async def _execute(run: Run, pool: BrowserPool) -> None:
 
 
 async def _drive(run: Run, client: LLMClient, pool: BrowserPool, files_dir: Path) -> Outcome:
+    if run.browser_session_id:
+        return await _drive_in_session(run, client, files_dir)
     async with pool.new_context(downloads_dir=files_dir) as context:
         page = await context.new_page()
         return await Agent(run, client, page, files_dir).execute()
+
+
+async def _drive_in_session(run: Run, client: LLMClient, files_dir: Path) -> Outcome:
+    """Continue in the session's browser, where the previous run left it, and leave it open."""
+    session = await BrowserSession.objects.aget(public_id=run.browser_session_id)
+    async with session_page(session.cdp_url, session.page_target_id) as page:
+        try:
+            return await Agent(run, client, page, files_dir, continues_session=True).execute()
+        finally:
+            if not page.is_closed():
+                target_id = await target_id_of(page)
+                await sync_to_async(session.set_page)(target_id)
 
 
 async def _heartbeat(run: Run, agent_task: asyncio.Future[Outcome]) -> None:

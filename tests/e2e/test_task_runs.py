@@ -14,7 +14,7 @@ import pytest
 from runs.models import Run, RunStatus, Step
 from runs.tasks import WORKER_LOST, sweep_stale_runs
 from tests.conftest import Tenant
-from tests.support.e2e import RunWaiter, Worker, element_id
+from tests.support.e2e import RunWaiter, Worker, log_in
 from tests.support.model_server import Delay, ScriptedModelServer
 from tests.support.site_server import FixtureSite
 
@@ -41,19 +41,6 @@ PRODUCTS = [
     {"name": "Sprocket", "price": 12.0},
     {"name": "Thingamajig", "price": 99.95},
 ]
-
-
-def log_in(request: Any) -> dict[str, Any]:
-    username = element_id(request, 'input type=text name="Username"')
-    password = element_id(request, 'input type=password name="Password"')
-    return {
-        "reasoning": "The login form is shown; fill it in and submit.",
-        "actions": [
-            {"type": "input_text", "element_id": username, "text": "alice"},
-            {"type": "input_text", "element_id": password, "text": "wonderland"},
-            {"type": "click", "element_id": element_id(request, 'button "Sign in"')},
-        ],
-    }
 
 
 def script_login_then_table(model: ScriptedModelServer, site: FixtureSite) -> None:

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 
+import kombu.pools
 import pytest
 from django.db import transaction
 from kombu import Connection
@@ -66,14 +67,21 @@ def test_unreachable_broker_fails_the_run_instead_of_leaving_it_queued(
     celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # discard port: nothing listens
     celery_app.conf.broker_transport_options = {}
     celery_app.conf.broker_connection_max_retries = 0
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
+    _reset_connection_pools()
     try:
         body = tenant.post("/v1/tasks", {"prompt": "p"}).json()
     finally:
         celery_app.conf.broker_url, celery_app.conf.broker_transport_options = original
         celery_app.conf.broker_connection_max_retries = 100
-        celery_app._pool = None
+        _reset_connection_pools()
     run = Run.objects.get(public_id=body["run_id"])
     assert run.status == RunStatus.FAILED
     assert run.failure_reason == ENQUEUE_FAILED
+
+
+def _reset_connection_pools() -> None:
+    """Make the app connect afresh with its current broker settings."""
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    kombu.pools.reset()  # the producer pools kombu keeps per connection, process-wide

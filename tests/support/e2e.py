@@ -204,3 +204,17 @@ def start_worker(
     process.start()
     yield process
     process.stop()
+
+
+def log_in(request: Any) -> dict[str, Any]:
+    """A scripted step answer: sign in as alice on the fixture site's login page."""
+    username = element_id(request, 'input type=text name="Username"')
+    password = element_id(request, 'input type=password name="Password"')
+    return {
+        "reasoning": "The login form is shown; fill it in and submit.",
+        "actions": [
+            {"type": "input_text", "element_id": username, "text": "alice"},
+            {"type": "input_text", "element_id": password, "text": "wonderland"},
+            {"type": "click", "element_id": element_id(request, 'button "Sign in"')},
+        ],
+    }

@@ -1,0 +1,362 @@
+"""Dashboard pages of runs: the table, a run's page, the new-task form, and their actions.
+
+Live updates are HTMX polling that ends by itself: a row or a run page polls only
+while its run is not final, and the run page answers 204 (nothing to swap) when
+nothing changed since the version the browser shows, so a person reading the
+timeline is not disturbed and screen readers hear only real changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from pydantic import ValidationError
+
+from dashboard.access import (
+    current_organization,
+    get_artifact_for_user,
+    get_run_for_user,
+)
+from dashboard.errors import FieldErrors, NotFound
+from dashboard.models import Organization
+from dashboard.pages import htmx_render
+from dashboard.urlcheck import InvalidURL
+from runs.api import run_response, timeline_entry
+from runs.forms import RunFilterForm, TaskForm, initial_from_request
+from runs.models import ACTIVE_STATUSES, Artifact, ArtifactKind, Run, RunType
+from runs.schemas import TaskRunRequest
+from runs.services import URL_FIELDS, create_task_run
+from sessions.models import BrowserSession
+
+PAGE_SIZE = 25
+ROW_POLL = "every 2s"
+LIVE_POLL = "every 2s"
+NEWER_POLL = "every 3s"
+# Artifact types a browser may display inline; anything else (a file a site let the agent
+# download could be HTML) is only ever served as an attachment.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+
+
+# --- the runs table --------------------------------------------------------------------
+
+
+def _filtered_runs(organization: Organization, form: RunFilterForm) -> QuerySet[Run]:
+    runs = Run.objects.for_organization(organization)
+    if not form.is_valid():
+        return runs
+    data = form.cleaned_data
+    if data["q"]:
+        q = data["q"].strip()
+        runs = runs.filter(Q(prompt__icontains=q) | Q(title__icontains=q) | Q(public_id__iexact=q))
+    if data["status"] == "active":
+        runs = runs.filter(status__in=ACTIVE_STATUSES)
+    elif data["status"]:
+        runs = runs.filter(status=data["status"])
+    if data["run_type"]:
+        runs = runs.filter(run_type=data["run_type"])
+    if data["created_from"]:
+        runs = runs.filter(created_at__date__gte=data["created_from"])
+    if data["created_to"]:
+        runs = runs.filter(created_at__date__lte=data["created_to"])
+    return runs
+
+
+def _shows_new_runs(form: RunFilterForm, page_number: int) -> bool:
+    """New runs can only appear on the first page, and not once the date range has ended."""
+    if page_number != 1:
+        return False
+    end = form.cleaned_data.get("created_to") if form.is_bound and form.is_valid() else None
+    return end is None or end >= timezone.localdate()
+
+
+@login_required
+@require_GET
+def run_list(request: HttpRequest) -> HttpResponse:
+    organization = current_organization(request)
+    form = RunFilterForm(request.GET or None)
+    runs = _filtered_runs(organization, form)
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    filtered = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
+    context = {
+        "form": form,
+        "page": page,
+        "filtered": filtered,
+        "live": _shows_new_runs(form, page.number),
+        "newest": timezone.now().isoformat(),
+        "filter_query": _filter_query(request),
+        "poll": ROW_POLL,
+    }
+    return htmx_render(request, "runs/list.html", context, "runs-results")
+
+
+def _filter_query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("after", None)
+    return query.urlencode()
+
+
+@login_required
+@require_GET
+def run_rows_newer(request: HttpRequest) -> HttpResponse:
+    """Rows of runs created after `after` that match the filters, newest first, and the
+    sentinel row that asks again; the table grows without a reload."""
+    organization = current_organization(request)
+    after = parse_datetime(request.GET.get("after", "")) or timezone.now()
+    form = RunFilterForm(request.GET)
+    runs = list(_filtered_runs(organization, form).filter(created_at__gt=after)[:PAGE_SIZE])
+    newest = max((run.created_at for run in runs), default=after)
+    context = {
+        "runs": runs,
+        "newest": newest.isoformat(),
+        "filter_query": _filter_query(request),
+        "poll": ROW_POLL,
+    }
+    return htmx_render(request, "runs/list.html", context, "newer-rows")
+
+
+@login_required
+@require_GET
+def run_row(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_run_for_user(request, run_id)
+    return render(request, "runs/list.html#run-row", {"run": run, "poll": ROW_POLL})
+
+
+# --- one run ---------------------------------------------------------------------------
+
+
+def live_version(run: Run) -> str:
+    """Changes whenever anything the run page shows changes (status, steps, screenshots)."""
+    steps = run.steps.aggregate(
+        n=Count("id"), finished=Count("finished_at"), last=Max("finished_at")
+    )
+    artifacts = run.artifacts.count()
+    text = f"{run.status}|{run.modified_at.isoformat()}|{steps}|{artifacts}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _timeline(run: Run) -> list[dict[str, Any]]:
+    """The steps as the API's timeline has them, plus the screenshot artifact itself."""
+    screenshots = {
+        artifact.step_id: artifact
+        for artifact in run.artifacts.filter(kind=ArtifactKind.SCREENSHOT).select_related(
+            "step", "run__organization"
+        )
+    }
+    blocks = []
+    for step in run.steps.all():
+        block = timeline_entry(run, step, screenshots.get(step.pk))["block"]
+        block["screenshot_artifact"] = screenshots.get(step.pk)
+        block["mini_goal"] = step.mini_goal
+        block["error"] = step.error
+        blocks.append(block)
+    return blocks
+
+
+def _run_context(run: Run) -> dict[str, Any]:
+    response = run_response(run)
+    steps_taken = run.steps.values("order").distinct().count()
+    deliveries = getattr(run, "webhook_deliveries", None)
+    return {
+        "run": run,
+        "response": response,
+        "request_fields": _request_fields(run),
+        "steps_taken": steps_taken,
+        "timeline": _timeline(run),
+        "files": run.artifacts.exclude(kind=ArtifactKind.SCREENSHOT),
+        "has_output": run.output is not None,
+        "output_json": json.dumps(run.output, indent=2, ensure_ascii=False),
+        "duration": (run.finished_at or timezone.now()) - run.started_at
+        if run.started_at
+        else None,
+        "can_run_again": run.run_type in (RunType.TASK_V1, RunType.TASK_V2),
+        # Webhook deliveries are shown once the runs app records them (a `webhook_deliveries`
+        # relation on Run); until then the section is left out.
+        "webhook_deliveries": list(deliveries.all()) if deliveries is not None else None,
+        "version": live_version(run),
+        "poll": LIVE_POLL,
+    }
+
+
+REQUEST_LABELS = {
+    "prompt": "Prompt",
+    "url": "Start URL",
+    "title": "Title",
+    "engine": "Engine",
+    "proxy_location": "Proxy location",
+    "data_extraction_schema": "Data extraction schema",
+    "error_code_mapping": "Error code mapping",
+    "max_steps": "Max steps",
+    "webhook_url": "Webhook URL",
+    "totp_identifier": "TOTP identifier",
+    "totp_url": "TOTP URL",
+    "browser_session_id": "Browser session",
+    "publish_workflow": "Publish workflow",
+    "workflow_id": "Workflow",
+    "parameters": "Parameters",
+}
+
+
+def _request_fields(run: Run) -> list[dict[str, Any]]:
+    fields = []
+    for name, value in run.run_request.items():
+        fields.append(
+            {
+                "name": name,
+                "label": REQUEST_LABELS.get(name, name),
+                "value": value,
+                "is_json": isinstance(value, dict | list),
+            }
+        )
+    return fields
+
+
+@login_required
+@require_GET
+def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_run_for_user(request, run_id)
+    if request.htmx and not request.htmx.history_restore_request:
+        # A poll: nothing to swap while the page is up to date (htmx ignores a 204).
+        if request.GET.get("v") == live_version(run):
+            return HttpResponse(status=204)
+        return render(request, "runs/detail.html#run-live", _run_context(run))
+    return render(request, "runs/detail.html", _run_context(run))
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_run_for_user(request, run_id)
+    canceled = run.cancel(f"Canceled from the dashboard by {request.user.get_username()}")
+    if request.htmx:
+        return render(request, "runs/detail.html#run-live", _run_context(run))
+    if canceled:
+        messages.success(request, "The run was canceled.")
+    else:
+        messages.info(request, f"The run had already finished ({run.status}).")
+    return redirect("run-detail", run_id=run.public_id)
+
+
+@login_required
+@require_POST
+def run_again(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_run_for_user(request, run_id)
+    if run.run_type not in (RunType.TASK_V1, RunType.TASK_V2):
+        raise Http404("Only tasks can be run again from here")
+    edit = reverse("run-new") + f"?from={run.public_id}"
+    try:
+        new_run = create_task_run(run.organization, TaskRunRequest(**run.run_request))
+    except (FieldErrors, InvalidURL, NotFound, ValidationError) as exc:
+        # What was fine then may not be now (its browser session closed, a setting
+        # changed): open the form with the request, where the error shows by its field.
+        messages.error(request, f"This run cannot start again as it was: {exc}")
+        return redirect(edit)
+    messages.success(request, f"Started again as {new_run.public_id}.")
+    return redirect("run-detail", run_id=new_run.public_id)
+
+
+@login_required
+@require_GET
+def run_output(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_run_for_user(request, run_id)
+    body = json.dumps(run.output, indent=2, ensure_ascii=False) + "\n"
+    response = HttpResponse(body.encode(), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{run.public_id}-output.json"'
+    return response
+
+
+@login_required
+@require_GET
+def run_artifact(request: HttpRequest, run_id: str, artifact_id: str) -> FileResponse:
+    run = get_run_for_user(request, run_id)
+    artifact = get_artifact_for_user(request, run, artifact_id)
+    return _serve_artifact(artifact)
+
+
+def _serve_artifact(artifact: Artifact) -> FileResponse:
+    try:
+        content = artifact.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage") from None
+    inline = artifact.kind == ArtifactKind.SCREENSHOT and artifact.content_type in INLINE_TYPES
+    response = FileResponse(
+        content,
+        content_type=artifact.content_type if inline else "application/octet-stream",
+        as_attachment=not inline,
+        filename=artifact.name,
+    )
+    # Files come from arbitrary websites: never let one run as a page of this origin.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- new task --------------------------------------------------------------------------
+
+
+def _session_choices(organization: Organization) -> list[tuple[str, str]]:
+    sessions = BrowserSession.objects.for_organization(organization).active()
+    choices = []
+    for session in sessions:
+        label = session.public_id
+        if session.runnable_id:
+            label += f" (busy: {session.runnable_id})"
+        elif getattr(session, "status", "") == "creating":
+            label += " (starting)"
+        choices.append((session.public_id, label))
+    return choices
+
+
+def _error_field(form: TaskForm, name: str) -> str | None:
+    """The form field an error of the request belongs to (None: the whole form)."""
+    return name if name in form.fields else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_task(request: HttpRequest) -> HttpResponse:
+    organization = current_organization(request)
+    sessions = _session_choices(organization)
+    if request.method == "GET":
+        initial: dict[str, Any] = {}
+        if source_id := request.GET.get("from"):
+            initial = initial_from_request(get_run_for_user(request, source_id).run_request)
+        elif session_id := request.GET.get("session"):
+            initial = {"browser_session_id": session_id}
+        form = TaskForm(initial=initial, sessions=sessions)
+        return render(request, "runs/new.html", {"form": form})
+
+    form = TaskForm(request.POST, sessions=sessions)
+    if form.is_valid():
+        try:
+            run = create_task_run(organization, TaskRunRequest(**form.request_data()))
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                field = str(error["loc"][0]) if error["loc"] else ""
+                form.add_error(_error_field(form, field), error["msg"])
+        except FieldErrors as exc:
+            for error in exc.errors:
+                form.add_error(_error_field(form, error.field), error.message)
+        except InvalidURL as exc:
+            bad = [n for n in URL_FIELDS if (form.cleaned_data.get(n) or "").strip() == exc.url]
+            form.add_error(bad[0] if bad else None, str(exc))
+        except NotFound as exc:
+            form.add_error(
+                "browser_session_id",
+                f"{exc}. It may have been closed or timed out; pick another one or none.",
+            )
+        else:
+            return redirect("run-detail", run_id=run.public_id)
+    return render(request, "runs/new.html", {"form": form}, status=422)
