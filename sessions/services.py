@@ -158,6 +158,22 @@ def reconcile_host_sessions(host: str) -> None:
             close_session(session, GONE_AT_START)
 
 
+def close_host_sessions(host: str, reason: str) -> int:
+    """Close every open session whose browser lives on `host` and end those browsers now.
+
+    For a host that is going away (`manage.py serve` stopping): its browsers would
+    otherwise be left running with nobody to reach them.
+    """
+    closed = 0
+    for session in BrowserSession.objects.on_host(host).active():
+        if session.close(reason):
+            closed += 1
+            for run in Run.objects.filter(browser_session_id=session.public_id).active():
+                run.cancel(CLOSED_WHILE_RUNNING.format(id=session.public_id))
+        browsers.stop(session.pid, session.user_data_dir)
+    return closed
+
+
 def capture_screenshot(session: BrowserSession) -> bytes | None:
     """The session's current page as an image: a fresh capture when its host answers in
     time, else the last one taken (None if there never was one)."""

@@ -14,6 +14,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from dashboard.celery import this_host
+from sessions.services import close_host_sessions
+
 
 class Command(BaseCommand):
     help = "Run Harrier's web server, Celery worker and Celery beat until interrupted."
@@ -75,4 +78,9 @@ class Command(BaseCommand):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+        # Session browsers live in process groups of their own so that they outlive a
+        # worker restart; when the whole of Harrier stops here, they stop with it.
+        closed = close_host_sessions(this_host(), "Closed because Harrier was stopped")
+        if closed:
+            self.stdout.write(f"Closed {closed} browser session(s) of this host")
         raise SystemExit(exit_code)
