@@ -17,6 +17,7 @@ import jsonschema
 from django import forms
 from django.conf import settings
 
+from dashboard.forms import DashboardForm
 from dashboard.urlcheck import InvalidURL, normalize_url
 from runs.models import RunStatus, RunType
 from runs.schemas import ProxyLocation, RunEngine
@@ -52,14 +53,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-class TaskForm(forms.Form):
+class TaskForm(DashboardForm):
     """Every field of TaskRunRequest, in the order a person fills them in."""
 
     prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+        # `required` tells browsers and screen readers; the check itself is the service's.
+        widget=forms.Textarea(attrs={"rows": 4, "required": True}),
         help_text="What the agent should do, in plain language, e.g. “Find the price of the "
         "cheapest plan”.",
-        # Left to the service (the API's rule), so the message is the API's too.
         required=False,
     )
     url = forms.CharField(
@@ -80,7 +81,9 @@ class TaskForm(forms.Form):
     data_extraction_schema = forms.CharField(
         label="Data extraction schema",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 7, "spellcheck": "false", "class": "code"}),
+        widget=forms.Textarea(
+            attrs={"rows": 7, "spellcheck": "false", "class": "code", "placeholder": SCHEMA_EXAMPLE}
+        ),
         help_text="A JSON Schema the output must match, e.g. "
         '{"type": "object", "properties": {"price": {"type": "number"}}}. '
         "Leave empty for free-form output.",
@@ -108,7 +111,9 @@ class TaskForm(forms.Form):
     error_code_mapping = forms.CharField(
         label="Error code mapping",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "code"}),
+        widget=forms.Textarea(
+            attrs={"rows": 4, "spellcheck": "false", "class": "code", "placeholder": CODES_EXAMPLE}
+        ),
         help_text="A JSON object of codes and what each means, e.g. "
         '{"ACCOUNT_LOCKED": "the site says the account is locked"}. When the run fails, the '
         "codes that match are reported.",
@@ -252,7 +257,7 @@ TYPE_FILTERS = [
 ]
 
 
-class RunFilterForm(forms.Form):
+class RunFilterForm(DashboardForm):
     q = forms.CharField(
         label="Search",
         required=False,

@@ -97,6 +97,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "newest": timezone.now().isoformat(),
         "filter_query": _filter_query(request),
         "poll": ROW_POLL,
+        "count": page.paginator.count,
     }
     return htmx_render(request, "runs/list.html", context, "runs-results")
 
@@ -116,13 +117,18 @@ def run_rows_newer(request: HttpRequest) -> HttpResponse:
     organization = current_organization(request)
     after = parse_datetime(request.GET.get("after", "")) or timezone.now()
     form = RunFilterForm(request.GET)
-    runs = list(_filtered_runs(organization, form).filter(created_at__gt=after)[:PAGE_SIZE])
+    matching = _filtered_runs(organization, form)
+    runs = list(matching.filter(created_at__gt=after)[:PAGE_SIZE])
     newest = max((run.created_at for run in runs), default=after)
     context = {
         "runs": runs,
         "newest": newest.isoformat(),
         "filter_query": _filter_query(request),
         "poll": ROW_POLL,
+        # With new rows, the count above the table is sent along (out of band).
+        "count": matching.count() if runs else 0,
+        "filtered": form.is_valid() and any(form.cleaned_data.values()),
+        "live": True,
     }
     return htmx_render(request, "runs/list.html", context, "newer-rows")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -26,13 +27,15 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
-from playwright.async_api import Download, Locator, Page, Request
+from playwright.async_api import Dialog, Download, Locator, Page, Request
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from dashboard.urlcheck import InvalidURL, is_internal_address, normalize_url
 from runs.agent.browser import claim_download, resolve, unique_path
 from runs.agent.observe import ElementNotFound, element_frame, find_and_inspect
+
+log = logging.getLogger(__name__)
 
 ENGINE_ACTIONS = frozenset({"extract", "complete", "terminate"})
 MAX_WAIT_SECONDS = 30.0
@@ -42,6 +45,7 @@ MAX_KEYS = 50
 SETTLE_LOAD_MS = 1_500  # after a navigation: how long to give "load" beyond DOMContentLoaded
 NAVIGATION_TIMEOUT_MS = 30_000
 DOWNLOAD_GRACE_S = 3.0
+DOWNLOAD_TIMEOUT_S = 300.0
 POPUP_GRACE_S = 3.0
 DISABLED_TIMEOUT_MS = 2_000
 
@@ -105,13 +109,21 @@ async def perform(
     except ElementNotFound as exc:
         error = str(exc)
     except InvalidURL as exc:
-        error = f"{exc}; only http(s) addresses on the public internet can be opened"
+        error = str(exc)
     except PlaywrightError as exc:  # includes TimeoutError
         error = _explain(exc, action)
+    except Exception as exc:  # the contract: a result, never an exception, for any action
+        log.exception("Action %r failed unexpectedly", action)
+        error = f"The action failed unexpectedly: {type(exc).__name__}: {exc}"
     finally:
         downloaded = await watcher.finish(files_dir)
     new_page = watcher.new_page()
     notes = [message] if message and not error else []
+    notes += watcher.dialogs
+    if watcher.failed_downloads:
+        notes.append(
+            "These downloads failed or did not finish: " + ", ".join(watcher.failed_downloads)
+        )
     if downloaded:
         notes.append("Downloaded " + ", ".join(p.name for p in downloaded))
     if new_page is not None:
@@ -190,6 +202,8 @@ class _Watcher:
         self.navigation_requests = 0  # main-frame document requests started
         self.navigation_aborted = False  # one ended in ERR_ABORTED: typically a download
         self.navigation_event = asyncio.Event()  # committed, failed or became a download
+        self.dialogs: list[str] = []
+        self.failed_downloads: list[str] = []
         self._attached = False
 
     # Handlers must never raise: Playwright re-raises listener errors into unrelated calls.
@@ -217,7 +231,20 @@ class _Watcher:
     def _on_page(self, page: Page) -> None:
         self.pages.append(page)
         page.on("download", self._on_download)
+        page.on("dialog", self._on_dialog)
         self.got_page.set()
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        # The model clicked "Delete"; the "Are you sure?" that follows is part of that
+        # intent, so confirm it (and alerts, and leaving the page). A prompt wants text
+        # the model never gave: dismiss it. Either way the model is told.
+        accept = dialog.type != "prompt"
+        self.dialogs.append(
+            f"The page showed a {dialog.type} dialog saying {dialog.message[:200]!r}; "
+            f"it was {'accepted' if accept else 'dismissed'}"
+        )
+        task = asyncio.ensure_future(dialog.accept() if accept else dialog.dismiss())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # no loop warnings
 
     def _on_navigated(self, frame: Any) -> None:
         if frame == self.page.main_frame:
@@ -227,6 +254,7 @@ class _Watcher:
     def attach(self) -> None:
         self.page.on("download", self._on_download)
         self.page.on("framenavigated", self._on_navigated)
+        self.page.on("dialog", self._on_dialog)
         self.page.on("request", self._on_request)
         self.page.on("requestfailed", self._on_request_failed)
         self.page.context.on("page", self._on_page)
@@ -242,13 +270,21 @@ class _Watcher:
         self.page.remove_listener("download", self._on_download)
         for page in self.pages:
             page.remove_listener("download", self._on_download)
+        for page in [self.page, *self.pages]:
+            page.remove_listener("dialog", self._on_dialog)
         saved = []
+        limit = float(getattr(settings, "HARRIER_DOWNLOAD_TIMEOUT_S", DOWNLOAD_TIMEOUT_S))
         for download in self.downloads:
             target = unique_path(files_dir, download.suggested_filename)
             try:
-                await download.save_as(target)
-            except PlaywrightError:
-                continue  # canceled or failed; nothing to hand back
+                # save_as waits for the whole file: bound it, a download can be endless.
+                await asyncio.wait_for(download.save_as(target), limit)
+            except (PlaywrightError, TimeoutError):
+                with suppress(PlaywrightError):
+                    await download.cancel()
+                target.unlink(missing_ok=True)
+                self.failed_downloads.append(download.suggested_filename)
+                continue
             saved.append(target)
         return saved
 
@@ -263,7 +299,7 @@ class _Watcher:
             # Started but not committed yet (a keypress does not wait like a click does).
             with suppress(TimeoutError):
                 await asyncio.wait_for(self.navigation_event.wait(), min(timeout_ms, 5_000) / 1000)
-        if self.navigation_aborted and not self.downloads:
+        if self.navigation_aborted and not (self.downloads or self.navigated):
             # An attachment aborts the navigation a moment before the download event comes.
             await self.wait_for_download(DOWNLOAD_GRACE_S)
         if self.navigated:
@@ -801,6 +837,10 @@ async def fetch_file(
                         f"Could not download {url}: the server answered {response.status_code}"
                     )
                 return await _save_body(response, directory, parts.path, max_bytes, url)
+            except httpx.HTTPError as exc:
+                raise ActionError(
+                    f"Could not download {url}: {exc or type(exc).__name__}"
+                ) from None
             finally:
                 await response.aclose()
     raise ActionError(f"Could not download {url}: too many redirects")

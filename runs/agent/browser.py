@@ -223,12 +223,20 @@ class BrowserPool:
         if block_private_networks:
             # A service worker's requests would bypass the route below.
             options["service_workers"] = "block"
-        context = await browser.new_context(**options)
+        try:
+            context = await browser.new_context(**options)
+        except PlaywrightError:
+            if browser.is_connected():
+                raise
+            # It died between start() and now: one more try on a fresh browser.
+            browser = await self.start()
+            options["user_agent"] = _user_agent(browser)
+            context = await browser.new_context(**options)
         pending: set[asyncio.Task[None]] = set()
         try:
             _save_unclaimed_downloads(context, downloads_dir, pending)
             if block_private_networks:
-                await context.route("**/*", _refuse_internal)
+                await context.route("**/*", refuse_internal)
             yield context
         finally:
             for task in pending:
@@ -355,7 +363,9 @@ async def resolve(host: str) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
 
 
-async def _refuse_internal(route: Route) -> None:
+async def refuse_internal(route: Route) -> None:
+    """A route handler (`context.route("**/*", refuse_internal)`) that aborts requests to
+    loopback, private and link-local addresses and lets everything else through."""
     url = route.request.url
     parts = urlsplit(url)
     if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname:
@@ -370,3 +380,6 @@ async def _refuse_internal(route: Route) -> None:
             return
     with suppress(PlaywrightError):  # the page may be gone already
         await route.fallback()
+
+
+_refuse_internal = refuse_internal  # the name runs/agent/sessions.py imports

@@ -266,8 +266,11 @@ class Agent:
         entry["result"] = {
             "ok": result.ok,
             "error": result.error,
+            "message": result.message,
             "duration_ms": result.duration_ms,
         }
+        if result.new_page is not None:  # a link opened a tab: the work goes on there
+            self.page = result.new_page
         for path in result.downloaded_files:
             artifact = await recorder.save_file(self.run, step, ArtifactKind.DOWNLOAD, path)
             entry["result"].setdefault("files", []).append(artifact.public_id)
@@ -299,7 +302,7 @@ class Agent:
         observation = await observe(self.page, max_elements=settings.HARRIER_MAX_ELEMENTS)
         messages = protocol.extract_messages(
             self.goal,
-            observation.text,
+            _with_full_text(observation),
             data_extraction_schema=schema,
             screenshot=observation.screenshot,
             url=observation.url,
@@ -347,6 +350,13 @@ class Agent:
             raise Stopped()
 
 
+def _with_full_text(observation: Observation) -> str:
+    """The observation, plus all of the page's text when the excerpt in it was cut short."""
+    if not observation.page_text or observation.page_text in observation.text:
+        return observation.text
+    return f"{observation.text}\n\nAll visible text of the page:\n{observation.page_text[:20_000]}"
+
+
 def _same_page(first: str, second: str) -> bool:
     return first.rstrip("/") == second.rstrip("/")
 
@@ -379,7 +389,10 @@ def _summarize(order: int, actions: list[dict[str, Any]]) -> str:
         details = ", ".join(
             f"{key}={value!r}" for key, value in action.items() if key not in ("type", "result")
         )
-        outcome = "ok" if result.get("ok") else f"failed: {result.get('error') or result}"
+        if result.get("ok"):
+            outcome = "ok" + (f" ({result['message']})" if result.get("message") else "")
+        else:
+            outcome = f"failed: {result.get('error') or result}"
         parts.append(f"{action['type']}({details}) -> {outcome}")
     return f"Step {order}: " + ("; ".join(parts) if parts else "no actions")
 

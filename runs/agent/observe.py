@@ -35,7 +35,8 @@ MAIN_PREFIX = "e"
 _ID = re.compile(r"^(?:f(\d+))?e(\d+)$")
 MAX_OPTIONS = 100  # collected per <select>; the text rendering shows fewer
 RENDER_OPTIONS = 25
-MAX_TABLE_ROWS = 200
+MAX_TABLE_ROWS = 500
+MAX_PAGE_TEXT = 200_000  # Observation.page_text, for extraction: generous, but bounded
 SCREENSHOT_TIMEOUT_MS = 5_000
 JPEG_QUALITY = 70
 _cdp_sessions: weakref.WeakKeyDictionary[Page, CDPSession] = weakref.WeakKeyDictionary()
@@ -166,6 +167,7 @@ class TextBlock:
     y: int  # top, in main-frame viewport coordinates
     kind: Literal["text", "row"]
     frame_prefix: str
+    frame_url: str = ""
 
 
 @dataclass
@@ -220,7 +222,9 @@ async def observe(
             elements.append(_element(raw, offset_x, offset_y, clip, data["url"], main))
         for raw in data["blocks"]:
             blocks.append(
-                TextBlock(raw["text"], raw["y"] + offset_y, raw["kind"], data["prefix"] or "")
+                TextBlock(
+                    raw["text"], raw["y"] + offset_y, raw["kind"], data["prefix"], data["url"]
+                )
             )
 
     viewport = main["viewport"]
@@ -520,8 +524,13 @@ def _excerpt(blocks: list[TextBlock], max_chars: int, viewport_height: int) -> l
     """Text lines within the budget, nearest the viewport first; None marks a gap."""
     total = sum(len(b.text) + 1 for b in blocks)
     if total <= max_chars:
-        return [b.text for b in blocks]
+        chosen = set(range(len(blocks)))
+    else:
+        chosen = _nearest_blocks(blocks, max_chars, viewport_height)
+    return _lines(blocks, chosen)
 
+
+def _nearest_blocks(blocks: list[TextBlock], max_chars: int, viewport_height: int) -> set[int]:
     def distance(block: TextBlock) -> int:
         if block.y < 0:
             return -block.y
@@ -538,17 +547,33 @@ def _excerpt(blocks: list[TextBlock], max_chars: int, viewport_height: int) -> l
             continue
         chosen.add(i)
         used += size
+    return chosen
+
+
+def _lines(blocks: list[TextBlock], chosen: set[int]) -> list[str | None]:
     lines: list[str | None] = []
+    frame = MAIN_PREFIX
     for i, block in enumerate(blocks):
         if i in chosen:
+            if block.frame_prefix != frame:
+                frame = block.frame_prefix
+                lines.append(_frame_marker(frame, block.frame_url))
             lines.append(block.text)
-        elif (lines and lines[-1] is not None) or not lines:
+        elif not lines or lines[-1] is not None:
             lines.append(None)
     return lines
 
 
+def _frame_marker(prefix: str, url: str) -> str:
+    if prefix == MAIN_PREFIX:
+        return "-- main page --"
+    shown = url if len(url) <= 100 else url[:99] + "…"
+    return f"-- inside frame {prefix.removesuffix('e')} ({shown}) --"
+
+
 def _join_blocks(blocks: list[TextBlock]) -> str:
-    return "\n".join(b.text for b in blocks)
+    text = "\n".join(b.text for b in blocks)
+    return text if len(text) <= MAX_PAGE_TEXT else text[: MAX_PAGE_TEXT - 1] + "…"
 
 
 def render_text(
@@ -577,7 +602,13 @@ def render_text(
     ]
     if above:
         lines.append(f"… {above} more elements above; scroll up to see them")
-    lines.extend(e.render(url) for e in elements)
+    frame = MAIN_PREFIX
+    for element in elements:
+        prefix = parse_element_id(element.id)
+        if prefix != frame:
+            frame = prefix
+            lines.append(_frame_marker(prefix, element.frame_url))
+        lines.append(element.render(url))
     if not elements:
         lines.append("(none)")
     if below:

@@ -16,7 +16,7 @@ from django.conf import settings
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from runs.agent.browser import _refuse_internal
+from runs.agent.browser import refuse_internal
 
 CONNECT_TIMEOUT_MS = 10_000
 _playwright: dict[asyncio.AbstractEventLoop, Playwright] = {}
@@ -38,7 +38,7 @@ async def session_page(cdp_url: str, page_target_id: str) -> AsyncIterator[Page]
     try:
         context = browser.contexts[0]
         if not settings.HARRIER_ALLOW_PRIVATE_NETWORKS:
-            await context.route("**/*", _refuse_internal)
+            await context.route("**/*", refuse_internal)
         yield await _current_page(context, page_target_id)
     finally:
         with suppress(PlaywrightError):

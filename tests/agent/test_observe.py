@@ -60,6 +60,8 @@ def test_elements_in_frames_have_frame_prefixed_ids(page: Page, goto: Goto, run:
     assert cross.in_viewport
     ids = [e.id for e in observation.elements]
     assert len(ids) == len(set(ids))
+    cross_prefix = cross.id.rsplit("e", 1)[0]
+    assert f"-- inside frame {cross_prefix} (http://localhost:" in observation.text
     again = run(observe(page, screenshot=False))
     assert [e.id for e in again.elements] == ids
 
@@ -208,12 +210,15 @@ def test_a_data_table_is_readable_from_the_text(page: Page, goto: Goto, run: Any
         assert row in lines
 
 
-def test_select_options_do_not_leak_into_the_page_text(page: Page, goto: Goto, run: Any) -> None:
+def test_page_text_does_not_repeat_the_elements(page: Page, goto: Goto, run: Any) -> None:
     goto("/inputs")
-    observation = run(observe(page, screenshot=False))
-    page_text = observation.text.split("Page text:")[1]
-    assert "Germany" not in page_text
-    assert "Country" in page_text
+    page_text = run(observe(page, screenshot=False)).text.split("Page text:")[1]
+    assert "Germany" not in page_text  # a <select>'s options
+    assert "Newsletter" not in page_text  # a checkbox's label
+    assert "Extras" in page_text  # a legend
+    goto("/many?n=500")
+    page_text = run(observe(page, screenshot=False)).text.split("Page text:")[1]
+    assert page_text.strip().splitlines() == ["# 500 interactive elements", "Nothing clicked yet"]
 
 
 def test_header_names_the_page(page: Page, goto: Goto, run: Any, site: Any) -> None:

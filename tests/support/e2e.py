@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from dashboard.celery import app as celery_app
+from dashboard.celery import host_queue, this_host
 from runs.models import FINAL_STATUSES, Run
 from tests.conftest import Tenant, make_tenant
 from tests.support.model_server import ScriptedModelServer
@@ -200,6 +201,7 @@ def start_worker(
     It must not outlive them: it would consume messages that other modules
     (tests/runs/test_dispatch.py) read from the queue themselves.
     """
+    _purge_queues()
     process = Worker(environment, tmp_path_factory.mktemp("logs") / "worker.log")
     process.start()
     yield process
@@ -218,3 +220,13 @@ def log_in(request: Any) -> dict[str, Any]:
             {"type": "click", "element_id": element_id(request, 'button "Sign in"')},
         ],
     }
+
+
+def _purge_queues() -> None:
+    """Drop messages an earlier test run left (their rows are gone, their ids reused)."""
+    with celery_app.connection_for_write() as connection:
+        for name in (celery_app.conf.task_default_queue, host_queue(this_host())):
+            try:
+                connection.default_channel.queue_purge(name)
+            except Exception:
+                continue

@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -322,4 +321,4 @@ class _Handler(BaseHTTPRequestHandler):
         return uploads
 
 
-__all__ = ["PASSWORD", "USERNAME", "FixtureSite", "HTTPStatus", "Upload", "many_page"]
+__all__ = ["PASSWORD", "USERNAME", "FixtureSite", "Upload", "many_page"]
