@@ -32,21 +32,23 @@ def main() -> None:
         h.model.add_rule("step", {"reasoning": "done", "actions": [{"type": "complete"}]})
         h.model.add_rule("verify_complete", {"goal_reached": True, "reasoning": "ok"})
         h.model.add_rule("extract", {"data": {}})
-        ready_ms, session_ids = create_sessions(h, args.n + 1)
+        # Each session closed before the next is created: the time one create takes.
+        ready_ms = [create_session(h, close=True)[0] for _ in range(args.n + 1)]
         url = f"{h.site.url}/many?n=500"
-        session_id = session_ids[0]
+        session_id = create_session(h, close=False)[1]
         run_until_done(h, {"url": url, "browser_session_id": session_id})  # the page is there
         on_session = [start_ms(run_until_done(h, {"browser_session_id": session_id}))
                       for _ in range(args.n)]  # fmt: skip
         fresh = [start_ms(run_until_done(h, {"url": url})) for _ in range(args.n)]
+        idle = [create_session(h, close=False)[1] for _ in range(5)]
         time.sleep(2)  # let the idle browsers settle
-        memory = [session_pss_mb(sid) for sid in session_ids[1:6]]
-        for sid in session_ids:
+        memory = [session_pss_mb(sid) for sid in idle]
+        for sid in [session_id, *idle]:
             h.client.post(f"/v1/browser_sessions/{sid}/close")
     print_table(
         f"browser sessions, n={args.n}; {describe_backends()}",
         {
-            "POST /v1/browser_sessions → status ready": ready_ms[1:],
+            "POST /v1/browser_sessions → status ready": ready_ms[1:],  # first: warm-up
             "run start: claimed → first step, on a session": on_session,
             "run start: claimed → first step, fresh context+goto": fresh,
         },
@@ -62,18 +64,21 @@ def main() -> None:
     )
 
 
-def create_sessions(h: Harness, count: int) -> tuple[list[float], list[str]]:
-    times, ids = [], []
-    for _ in range(count):
-        before = time.monotonic()
-        session_id = h.post("/v1/browser_sessions", {})["browser_session_id"]
-        while BrowserSession.objects.get(public_id=session_id).status != "ready":
-            if time.monotonic() - before > 30:
-                raise SystemExit(f"session {session_id} not ready:\n{h.worker.log()}")
-            time.sleep(0.005)
-        times.append((time.monotonic() - before) * 1000)
-        ids.append(session_id)
-    return times, ids
+def create_session(h: Harness, *, close: bool) -> tuple[float, str]:
+    """Milliseconds from POST to `ready`, and the session's id."""
+    before = time.monotonic()
+    session_id = h.post("/v1/browser_sessions", {})["browser_session_id"]
+    while BrowserSession.objects.get(public_id=session_id).status != "ready":
+        if time.monotonic() - before > 30:
+            raise SystemExit(f"session {session_id} not ready:\n{h.worker.log()}")
+        time.sleep(0.005)
+    elapsed = (time.monotonic() - before) * 1000
+    if close:
+        pid = BrowserSession.objects.get(public_id=session_id).pid
+        h.client.post(f"/v1/browser_sessions/{session_id}/close")
+        while Path(f"/proc/{pid}").exists() and time.monotonic() - before < 30:
+            time.sleep(0.01)
+    return elapsed, session_id
 
 
 def run_until_done(h: Harness, extra: dict[str, Any]) -> Run:

@@ -87,14 +87,24 @@ def fail_session(session: BrowserSession, reason: str) -> None:
 
 
 def dispatch_next_run(session: BrowserSession) -> None:
-    """Send the session's oldest waiting run to its host, after the current transaction."""
+    """Send the session's oldest waiting run to its host, once the current transaction commits.
+
+    The state is read after the commit, not before: a run committed while the
+    holder releases the session is then seen by one side or the other (each reads
+    after its own commit), so no waiting run is forgotten.
+    """
+    transaction.on_commit(lambda: _send_next_run(session.pk))
+
+
+def _send_next_run(session_pk: int) -> None:
     from runs.tasks import execute_run
 
-    if session.status != SessionStatus.READY or session.runnable_id:
+    session = BrowserSession.objects.filter(pk=session_pk).first()
+    if session is None or session.status != SessionStatus.READY or session.runnable_id:
         return  # started when the browser is ready / when the current run releases it
     run = waiting_runs(session).first()
     if run is not None:
-        transaction.on_commit(lambda: execute_run.apply_async((run.pk,), queue=session.host_queue))
+        execute_run.apply_async((run.pk,), queue=session.host_queue)
 
 
 def waiting_runs(session: BrowserSession) -> RunQuerySet:
