@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from dashboard.access import current_membership, memberships_of
 from dashboard.models import Membership, Organization
 
-
 SECTIONS = (
     ("home", "overview"),
     ("run", "runs"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
@@ -10,7 +12,15 @@ from django.db.models import Q
 from dashboard.models import Membership
 
 
-class ApiKeyForm(forms.Form):
+class DashboardForm(forms.Form):
+    """Labels without Django's trailing colon, as the rest of the dashboard writes them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class ApiKeyForm(DashboardForm):
     name = forms.CharField(
         max_length=100,
         help_text="What uses this key, e.g. “CI pipeline” or “billing service”.",
@@ -25,7 +35,7 @@ def role_choices(actor: Membership) -> list[tuple[str, str]]:
     return [(value, label) for value, label in roles if value != Membership.Role.OWNER]
 
 
-class AddMemberForm(forms.Form):
+class AddMemberForm(DashboardForm):
     user = forms.CharField(
         label="Username or email",
         max_length=254,
@@ -33,12 +43,13 @@ class AddMemberForm(forms.Form):
     )
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
     create = forms.BooleanField(
-        label="Create an account if there is none (a password is generated and shown once)",
+        label="Create an account if there is none",
+        help_text="A password is generated and shown to you once, to pass on.",
         required=False,
     )
 
-    def __init__(self, *args: object, actor: Membership, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.actor = actor
         self.fields["role"].choices = role_choices(actor)
         self.existing_user: AbstractUser | None = None
@@ -91,9 +102,9 @@ def new_username_for(identifier: str) -> str:
     return identifier.split("@", 1)[0] if "@" in identifier else identifier
 
 
-class RoleForm(forms.Form):
+class RoleForm(DashboardForm):
     role = forms.ChoiceField(choices=Membership.Role.choices)
 
-    def __init__(self, *args: object, actor: Membership, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.fields["role"].choices = role_choices(actor)

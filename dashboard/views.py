@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard import stats
 from dashboard.access import (
@@ -64,7 +65,7 @@ def switch(request: HttpRequest) -> HttpResponse:
 # --- organization settings ------------------------------------------------------------
 
 
-def _settings_context(request: HttpRequest, membership: Membership, **extra: Any) -> dict:
+def _settings_context(membership: Membership, **extra: Any) -> dict[str, Any]:
     organization = membership.organization
     context = {
         "membership": membership,
@@ -87,10 +88,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     reveal = request.GET.get("reveal") == "webhook"
     if reveal:
         manager_membership(request)  # the secret is for owners and admins only
-    context = _settings_context(request, membership, reveal_secret=reveal)
-    return htmx_render(
-        request, "dashboard/settings.html", context, "webhook-secret" if reveal else None
-    )
+    context = _settings_context(membership, reveal_secret=reveal)
+    section = "webhook-secret" if reveal or request.GET.get("section") == "webhook" else None
+    return htmx_render(request, "dashboard/settings.html", context, section)
 
 
 @login_required
@@ -98,19 +98,21 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 def api_key_create(request: HttpRequest) -> HttpResponse:
     membership = manager_membership(request)
     form = ApiKeyForm(request.POST)
-    extra: dict[str, Any] = {"key_form": form}
-    status = 200
-    if form.is_valid():
-        api_key, key = ApiKey.issue(membership.organization, form.cleaned_data["name"])
-        # The key exists only in this response: it is never stored in clear, not even in
-        # the session, so it is rendered here rather than after a redirect.
-        extra = {"new_key": key, "new_key_row": api_key}
-    else:
-        status = 422 if not request.htmx else 200
-    context = _settings_context(request, membership, **extra)
-    response = htmx_render(request, "dashboard/settings.html", context, "api-keys")
-    response.status_code = status
-    return response
+    if not form.is_valid():
+        context = _settings_context(membership, key_form=form)
+        return _form_errors(request, context, "api-keys")
+    api_key, key = ApiKey.issue(membership.organization, form.cleaned_data["name"])
+    # The key exists only in this response: it is never stored in clear, not even in
+    # the session, so it is rendered here rather than after a redirect.
+    context = _settings_context(membership, new_key=key, new_key_row=api_key)
+    return htmx_render(request, "dashboard/settings.html", context, "api-keys")
+
+
+def _form_errors(request: HttpRequest, context: dict[str, Any], section: str) -> HttpResponse:
+    # 422 tells clients the form was refused; htmx swaps only 2xx answers by default, so
+    # its requests get the section with the errors as a 200.
+    status = 200 if request.htmx else 422
+    return htmx_render(request, "dashboard/settings.html", context, section, status=status)
 
 
 @login_required
@@ -129,7 +131,7 @@ def api_key_revoke(request: HttpRequest, key_pk: int) -> HttpResponse:
         )
     api_key.revoke()
     if request.htmx:
-        context = _settings_context(request, membership)
+        context = _settings_context(membership)
         return htmx_render(request, "dashboard/settings.html", context, "api-keys")
     messages.success(request, f"The API key “{api_key.name}” was revoked.")
     return redirect(reverse("settings") + "#api-keys")
@@ -154,7 +156,7 @@ def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
             back=reverse("settings") + "#webhook",
         )
     membership.organization.rotate_webhook_secret()
-    context = _settings_context(request, membership, reveal_secret=True, rotated=True)
+    context = _settings_context(membership, reveal_secret=True, rotated=True)
     if request.htmx:
         return htmx_render(request, "dashboard/settings.html", context, "webhook-secret")
     messages.success(request, "The webhook signing secret was rotated.")
@@ -166,20 +168,13 @@ def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
 def member_add(request: HttpRequest) -> HttpResponse:
     membership = manager_membership(request)
     form = AddMemberForm(request.POST, actor=membership)
-    extra: dict[str, Any] = {"member_form": form}
-    if form.is_valid():
-        added, password = add_member(
-            membership,
-            form.existing_user,
-            form.cleaned_data["user"].strip(),
-            form.cleaned_data["role"],
-        )
-        extra = {"added": added, "new_password": password}
-    context = _settings_context(request, membership, **extra)
-    response = htmx_render(request, "dashboard/settings.html", context, "members")
-    if not form.is_valid() and not request.htmx:
-        response.status_code = 422
-    return response
+    if not form.is_valid():
+        return _form_errors(request, _settings_context(membership, member_form=form), "members")
+    added, password = add_member(
+        membership, form.existing_user, form.cleaned_data["user"].strip(), form.cleaned_data["role"]
+    )
+    context = _settings_context(membership, added=added, new_password=password)
+    return htmx_render(request, "dashboard/settings.html", context, "members")
 
 
 @login_required
@@ -196,6 +191,11 @@ def member_role(request: HttpRequest, membership_pk: int) -> HttpResponse:
             change_role(actor, target, form.cleaned_data["role"])
         except MembershipRefused as exc:
             error = str(exc)
+    if target.pk == actor.pk and not error:
+        # Their own role changed: what the page lets them do changes with it.
+        messages.success(request, f"You are now {target.get_role_display().lower()}.")
+        url = reverse("settings") + "#members"
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     return _members_response(
         request,
         actor,
@@ -226,7 +226,8 @@ def member_remove(request: HttpRequest, membership_pk: int) -> HttpResponse:
         return _members_response(request, actor, str(exc), "")
     if target.pk == actor.pk:
         messages.info(request, f"You left {actor.organization.name}.")
-        return redirect("home")
+        # The settings of an organization one left are no longer theirs to see.
+        return HttpResponseClientRedirect(reverse("home")) if request.htmx else redirect("home")
     return _members_response(request, actor, None, f"{name} was removed.")
 
 
@@ -234,7 +235,7 @@ def _members_response(
     request: HttpRequest, actor: Membership, error: str | None, success: str
 ) -> HttpResponse:
     if request.htmx:
-        context = _settings_context(request, actor, member_error=error, member_notice=success)
+        context = _settings_context(actor, member_error=error, member_notice=success)
         return htmx_render(request, "dashboard/settings.html", context, "members")
     if error:
         messages.error(request, error)

@@ -26,7 +26,7 @@ ENQUEUE_FAILED = (
 
 def create_task_run(organization: Organization, request: TaskRunRequest) -> Run:
     """Store a task run as requested (normalized), queue it, and dispatch it after commit."""
-    fields = _normalized_task_fields(organization, request)
+    fields = normalized_task_fields(organization, request)
     with transaction.atomic():
         run = Run.objects.create(
             organization=organization,
@@ -38,7 +38,13 @@ def create_task_run(organization: Organization, request: TaskRunRequest) -> Run:
     return run
 
 
-def _normalized_task_fields(organization: Organization, request: TaskRunRequest) -> dict[str, Any]:
+def normalized_task_fields(organization: Organization, request: TaskRunRequest) -> dict[str, Any]:
+    """The request's fields as a run stores them, or the rules it breaks (stores nothing).
+
+    FieldErrors for rules on single fields, InvalidURL for a URL, NotFound for a browser
+    session the organization does not have open. The API and the dashboard's form both
+    call this, so they accept and refuse the same requests.
+    """
     fields = request.model_dump(mode="json")
     errors = []
     if not fields["prompt"].strip():

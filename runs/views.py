@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -33,16 +34,17 @@ from dashboard.errors import FieldErrors, NotFound
 from dashboard.models import Organization
 from dashboard.pages import htmx_render
 from dashboard.urlcheck import InvalidURL
-from runs.api import run_response, timeline_entry
+from runs.api import timeline_entry
 from runs.forms import RunFilterForm, TaskForm, initial_from_request
 from runs.models import ACTIVE_STATUSES, Artifact, ArtifactKind, Run, RunType
 from runs.schemas import TaskRunRequest
-from runs.services import URL_FIELDS, create_task_run
+from runs.services import URL_FIELDS, create_task_run, normalized_task_fields
 from sessions.models import BrowserSession
 
 PAGE_SIZE = 25
 ROW_POLL = "every 2s"
 LIVE_POLL = "every 2s"
+SETTLE_SECONDS = 30
 NEWER_POLL = "every 3s"
 # Artifact types a browser may display inline; anything else (a file a site let the agent
 # download could be HTML) is only ever served as an attachment.
@@ -85,18 +87,23 @@ def _shows_new_runs(form: RunFilterForm, page_number: int) -> bool:
 @require_GET
 def run_list(request: HttpRequest) -> HttpResponse:
     organization = current_organization(request)
+    asked_at = timezone.now()
     form = RunFilterForm(request.GET or None)
     runs = _filtered_runs(organization, form)
     page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
     filtered = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
+    # New rows are those created after what this page shows (and after it was asked for),
+    # so a run is never listed twice.
+    newest = max([asked_at, *(run.created_at for run in page.object_list)])
     context = {
         "form": form,
         "page": page,
         "filtered": filtered,
         "live": _shows_new_runs(form, page.number),
-        "newest": timezone.now().isoformat(),
+        "newest": newest.isoformat(),
         "filter_query": _filter_query(request),
         "poll": ROW_POLL,
+        "newer_poll": NEWER_POLL,
         "count": page.paginator.count,
     }
     return htmx_render(request, "runs/list.html", context, "runs-results")
@@ -125,6 +132,7 @@ def run_rows_newer(request: HttpRequest) -> HttpResponse:
         "newest": newest.isoformat(),
         "filter_query": _filter_query(request),
         "poll": ROW_POLL,
+        "newer_poll": NEWER_POLL,
         # With new rows, the count above the table is sent along (out of band).
         "count": matching.count() if runs else 0,
         "filtered": form.is_valid() and any(form.cleaned_data.values()),
@@ -165,19 +173,34 @@ def _timeline(run: Run) -> list[dict[str, Any]]:
     for step in run.steps.all():
         block = timeline_entry(run, step, screenshots.get(step.pk))["block"]
         block["screenshot_artifact"] = screenshots.get(step.pk)
+        if run.is_final and step.finished_at is None:
+            block["status"] = "stopped"  # the run ended during this step
         block["mini_goal"] = step.mini_goal
         block["error"] = step.error
         blocks.append(block)
     return blocks
 
 
+def is_live(run: Run) -> bool:
+    """Whether the run page should keep polling.
+
+    Until the run is final, and a little after: a run canceled mid-step ends at once,
+    but its worker records that step (its actions, screenshot) a moment later.
+    """
+    if not run.is_final:
+        return True
+    ended = run.finished_at or run.modified_at
+    if timezone.now() - ended > timedelta(seconds=SETTLE_SECONDS):
+        return False
+    return run.steps.filter(finished_at__isnull=True).exists()
+
+
 def _run_context(run: Run) -> dict[str, Any]:
-    response = run_response(run)
     steps_taken = run.steps.values("order").distinct().count()
     deliveries = getattr(run, "webhook_deliveries", None)
     return {
         "run": run,
-        "response": response,
+        "live": is_live(run),
         "request_fields": _request_fields(run),
         "steps_taken": steps_taken,
         "timeline": _timeline(run),
@@ -233,12 +256,10 @@ def _request_fields(run: Run) -> list[dict[str, Any]]:
 @require_GET
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     run = get_run_for_user(request, run_id)
-    if request.htmx and not request.htmx.history_restore_request:
-        # A poll: nothing to swap while the page is up to date (htmx ignores a 204).
-        if request.GET.get("v") == live_version(run):
-            return HttpResponse(status=204)
-        return render(request, "runs/detail.html#run-live", _run_context(run))
-    return render(request, "runs/detail.html", _run_context(run))
+    if request.htmx and request.GET.get("v") == live_version(run):
+        # A poll, and the page is up to date: nothing to swap (htmx ignores a 204).
+        return HttpResponse(status=204)
+    return htmx_render(request, "runs/detail.html", _run_context(run), "run-live")
 
 
 @login_required
@@ -325,9 +346,46 @@ def _session_choices(organization: Organization) -> list[tuple[str, str]]:
     return choices
 
 
-def _error_field(form: TaskForm, name: str) -> str | None:
-    """The form field an error of the request belongs to (None: the whole form)."""
-    return name if name in form.fields else None
+def _apply_api_rules(form: TaskForm, organization: Organization) -> TaskRunRequest | None:
+    """The request the form describes, checked by the API's rules; None if it breaks one.
+
+    The errors go to the form, by field. Fields the form already refused are left out,
+    so that each field shows one problem, the first one found.
+    """
+    data = {k: v for k, v in form.request_data().items() if k not in form.errors}
+    if data.get("engine") is None:
+        data.pop("engine", None)  # reported by the form; the API's default stands in
+    try:
+        task_request = TaskRunRequest(**data)
+        # The checks `create_task_run` makes before it stores anything (blank prompt,
+        # max_steps range, URLs, the browser session), without storing anything.
+        normalized_task_fields(organization, task_request)
+    except (ValidationError, FieldErrors, InvalidURL, NotFound) as exc:
+        _add_api_errors(form, exc)
+        return None
+    return task_request
+
+
+def _add_api_errors(
+    form: TaskForm, exc: ValidationError | FieldErrors | InvalidURL | NotFound
+) -> None:
+    def add(field: str | None, message: str) -> None:
+        name = field if field in form.fields else None
+        if name is None or name not in form.errors:
+            form.add_error(name, message)
+
+    if isinstance(exc, ValidationError):
+        for error in exc.errors(include_url=False):
+            add(str(error["loc"][0]) if error["loc"] else None, error["msg"])
+    elif isinstance(exc, FieldErrors):
+        for error in exc.errors:
+            add(error.field, error.message)
+    elif isinstance(exc, InvalidURL):
+        data = form.cleaned_data
+        bad = [n for n in URL_FIELDS if (data.get(n) or "").strip() == exc.url.strip()]
+        add(bad[0] if bad else None, str(exc))
+    else:
+        add("browser_session_id", f"{exc}. It may have closed or timed out: pick another or none.")
 
 
 @login_required
@@ -345,24 +403,15 @@ def new_task(request: HttpRequest) -> HttpResponse:
         return render(request, "runs/new.html", {"form": form})
 
     form = TaskForm(request.POST, sessions=sessions)
-    if form.is_valid():
+    form_ok = form.is_valid()
+    # The API's rules also judge the fields the form could read when others could not,
+    # so that every problem is listed at once, each by its field.
+    task_request = _apply_api_rules(form, organization)
+    if form_ok and task_request is not None and not form.errors:
         try:
-            run = create_task_run(organization, TaskRunRequest(**form.request_data()))
-        except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                field = str(error["loc"][0]) if error["loc"] else ""
-                form.add_error(_error_field(form, field), error["msg"])
-        except FieldErrors as exc:
-            for error in exc.errors:
-                form.add_error(_error_field(form, error.field), error.message)
-        except InvalidURL as exc:
-            bad = [n for n in URL_FIELDS if (form.cleaned_data.get(n) or "").strip() == exc.url]
-            form.add_error(bad[0] if bad else None, str(exc))
-        except NotFound as exc:
-            form.add_error(
-                "browser_session_id",
-                f"{exc}. It may have been closed or timed out; pick another one or none.",
-            )
+            run = create_task_run(organization, task_request)
+        except (ValidationError, FieldErrors, InvalidURL, NotFound) as exc:
+            _add_api_errors(form, exc)  # e.g. the session closed since the check just above
         else:
             return redirect("run-detail", run_id=run.public_id)
     return render(request, "runs/new.html", {"form": form}, status=422)

@@ -1,16 +1,14 @@
 """Dashboard pages of browser sessions: the list with live thumbnails, new, close.
 
-Browser sessions are becoming live Chromium processes run by the workers; what
-starts, stops and photographs a browser lives in `sessions.services`. These views
-call it when it offers the function, and fall back to the model alone (a session
-row without a browser) otherwise, so the dashboard works before and after.
+A session is a live Chromium on a worker host; starting, closing and
+photographing it is `sessions.services`' work, shared with the API, so the
+dashboard closes a session exactly as `POST /v1/browser_sessions/{id}/close` does
+(the browser ends, a run using it is canceled).
 """
 
 from __future__ import annotations
 
-import importlib
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard.access import current_organization, get_session_for_user
+from dashboard.forms import DashboardForm
 from dashboard.models import Organization
 from dashboard.pages import confirm_page, htmx_render
 from runs.models import Run
@@ -33,6 +32,7 @@ from sessions.models import (
     MIN_TIMEOUT_MINUTES,
     BrowserSession,
 )
+from sessions.services import capture_screenshot, close_session, create_session
 
 LIST_POLL = "every 5s"
 # Thumbnails are fetched again at most this often (their URL changes with the period),
@@ -46,23 +46,7 @@ NO_PREVIEW_SVG = (
 )
 
 
-def _service(name: str) -> Callable[..., Any] | None:
-    """`sessions.services.<name>` if that module and function exist yet, else None."""
-    try:
-        module = importlib.import_module("sessions.services")
-    except ImportError:
-        return None
-    function = getattr(module, name, None)
-    return function if callable(function) else None
-
-
-def _screenshot_function() -> Callable[[BrowserSession], bytes | None] | None:
-    # `screenshot` is the agreed name; `capture_screenshot` is what the sessions work
-    # in progress calls the same thing.
-    return _service("screenshot") or _service("capture_screenshot")
-
-
-class NewSessionForm(forms.Form):
+class NewSessionForm(DashboardForm):
     timeout = forms.IntegerField(
         label="Close after (minutes)",
         min_value=MIN_TIMEOUT_MINUTES,
@@ -101,7 +85,6 @@ def _list_context(request: HttpRequest, form: NewSessionForm | None = None) -> d
         "form": form or NewSessionForm(),
         "poll": LIST_POLL,
         "thumbnail_version": int(time.time() // THUMBNAIL_PERIOD_SECONDS),
-        "previews": _screenshot_function() is not None,
     }
 
 
@@ -119,12 +102,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
     form = NewSessionForm(request.POST)
     if not form.is_valid():
         return htmx_render(request, "sessions/list.html", _list_context(request, form), status=422)
-    timeout = form.cleaned_data["timeout"]
-    create = _service("create_session")
-    if create is not None:
-        session = create(organization, timeout_minutes=timeout)
-    else:
-        session = BrowserSession.objects.create(organization=organization, timeout_minutes=timeout)
+    session = create_session(organization, timeout_minutes=form.cleaned_data["timeout"])
     messages.success(request, f"Browser session {session.public_id} created.")
     return redirect("session-list")
 
@@ -147,12 +125,7 @@ def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
             button="Close session",
             back=reverse("session-list"),
         )
-    close = _service("close_session")
-    reason = f"Closed from the dashboard by {request.user.get_username()}"
-    if close is not None:
-        close(session, reason)
-    else:
-        session.close()  # before the live-browser sessions: the row alone
+    close_session(session, f"Closed from the dashboard by {request.user.get_username()}")
     if request.htmx:
         return htmx_render(request, "sessions/list.html", _list_context(request), "session-list")
     messages.success(request, f"Browser session {session.public_id} closed.")
@@ -163,8 +136,9 @@ def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_GET
 def session_screenshot(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_session_for_user(request, session_id)
-    capture = _screenshot_function()
-    image = capture(session) if capture is not None else None
+    # A fresh capture when the session's host answers within a few seconds, else the
+    # last one taken; None before the browser ever showed anything.
+    image = capture_screenshot(session)
     if image is None:
         response = HttpResponse(NO_PREVIEW_SVG, content_type="image/svg+xml")
     else:

@@ -56,3 +56,18 @@ def run_duration(run: Any) -> timedelta | None:
     if not getattr(run, "started_at", None):
         return None
     return (run.finished_at or timezone.now()) - run.started_at
+
+
+@register.filter
+def age(value: timedelta | None) -> str:
+    """A coarse span for "opened 5 min ago" / "12 min left": whole seconds, minutes or hours."""
+    if value is None:
+        return "—"
+    seconds = max(0, round(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)  # "15 min" left just after opening a 15-minute session
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

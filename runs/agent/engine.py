@@ -89,6 +89,8 @@ class Agent:
         # Told to the model on its next step: why its last attempt did not work out.
         self.feedback: str | None = None
         self.extracted: Any = None
+        # Ids of password inputs on the page the current step observed.
+        self.secret_fields: set[str] = set()
 
     # --- the run ----------------------------------------------------------------
 
@@ -205,6 +207,7 @@ class Agent:
         started = time.monotonic()
         observation = await observe(self.page, max_elements=settings.HARRIER_MAX_ELEMENTS)
         self.note_observation(record, observation, started)
+        self.secret_fields = {e.id for e in observation.elements if e.type == "password"}
         feedback, self.feedback = self.feedback, None
         decision = await self.ask(
             protocol.step_messages(
@@ -239,6 +242,9 @@ class Agent:
     ) -> bool:
         kind = action["type"]
         entry = dict(action)
+        if kind == "input_text" and action.get("element_id") in self.secret_fields:
+            # Typed into a password field: the timeline and the model's history never show it.
+            entry["text"] = "********"
         record.actions.append(entry)
         if kind == "terminate":
             entry["result"] = {"ok": True}

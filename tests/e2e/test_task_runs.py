@@ -98,8 +98,11 @@ def test_v1_task_logs_in_and_extracts_a_table(
         assert screenshot.status_code == 200
         assert screenshot["Content-Type"] in ("image/jpeg", "image/png")
         assert b"".join(screenshot.streaming_content)[:2] in (b"\xff\xd8", b"\x89P")
-    # The password was typed, but never written into the page text the model saw.
+    # The password was typed, but is neither in the page text the model saw nor in the
+    # recorded actions (the prompt itself is the user's to word).
     assert "wonderland" not in blocks[1]["observation"]
+    assert "wonderland" not in str([block["actions"] for block in blocks])
+    assert blocks[0]["actions"][1]["text"] == "********"
 
 
 def test_v2_task_runs_a_plan_of_two_mini_goals(
