@@ -1,10 +1,14 @@
 """A queued run reaches the broker once its transaction commits, and only then."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-import kombu.pools
 import pytest
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from kombu import Connection
 
 from dashboard.celery import app as celery_app
@@ -12,6 +16,7 @@ from runs.models import Run, RunStatus
 from runs.schemas import TaskRunRequest
 from runs.services import ENQUEUE_FAILED, create_task_run
 from tests.conftest import Tenant
+from tests.support.e2e import database_url_of
 
 
 @pytest.fixture
@@ -60,28 +65,34 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unreachable_broker_fails_the_run_instead_of_leaving_it_queued(
-    tenant: Tenant, settings: object
-) -> None:
-    original = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
-    celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # discard port: nothing listens
-    celery_app.conf.broker_transport_options = {}
-    celery_app.conf.broker_connection_max_retries = 0
-    _reset_connection_pools()
-    try:
-        body = tenant.post("/v1/tasks", {"prompt": "p"}).json()
-    finally:
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = original
-        celery_app.conf.broker_connection_max_retries = 100
-        _reset_connection_pools()
-    run = Run.objects.get(public_id=body["run_id"])
+def test_unreachable_broker_fails_the_run_instead_of_leaving_it_queued(tenant: Tenant) -> None:
+    # A process of its own whose broker is a port nothing listens on: the web process as
+    # it would run with the broker down, without disturbing this process's connections.
+    script = (
+        "import django; django.setup()\n"
+        "from dashboard.models import Organization\n"
+        "from runs.schemas import TaskRunRequest\n"
+        "from runs.services import create_task_run\n"
+        f"org = Organization.objects.get(pk={tenant.organization.pk})\n"
+        "print(create_task_run(org, TaskRunRequest(prompt='p')).public_id)\n"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DATABASE_URL": database_url_of(connection.settings_dict),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",  # the discard port: refused at once
+        "HARRIER_VAR_DIR": str(settings.VAR_DIR),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = Run.objects.get(public_id=result.stdout.split()[-1])
     assert run.status == RunStatus.FAILED
     assert run.failure_reason == ENQUEUE_FAILED
-
-
-def _reset_connection_pools() -> None:
-    """Make the app connect afresh with its current broker settings."""
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    kombu.pools.reset()  # the producer pools kombu keeps per connection, process-wide
