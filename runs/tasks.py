@@ -1,15 +1,16 @@
 """Celery tasks that execute runs, and the sweep that finishes runs whose worker died."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from runs.models import Run, RunStatus
+from runs.models import FINAL_STATUSES, Run, RunStatus, Step, StepStatus
 from sessions.services import claim_for_run, release_for_run
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ WORKER_LOST = (
     "The worker executing this run stopped responding (it was killed or crashed), "
     "so the run was ended. Start it again to retry."
 )
+STEP_ABANDONED = "The run ended before its worker recorded this step."
 INTERNAL_ERROR = "Harrier hit an internal error while executing the run ({error}). It was logged."
 
 
@@ -67,7 +69,24 @@ def sweep_stale_runs() -> int:
                 release_for_run(run)
     if finished:
         logger.warning("Finished %d run(s) whose worker stopped responding", finished)
+    _close_abandoned_steps(cutoff)
     return finished
+
+
+def _close_abandoned_steps(cutoff: datetime) -> None:
+    """Fail the steps of final runs that nobody will record any more.
+
+    A run canceled mid-step keeps that step open until its worker writes it a moment
+    later (the dashboard waits for it); a worker that died never will. Steps of runs
+    the sweep just finished count too: their worker is known to be gone.
+    """
+    ended_a_while_ago = Q(run__status__in=FINAL_STATUSES, run__finished_at__lt=cutoff)
+    worker_gone = Q(run__status=RunStatus.FAILED, run__failure_reason=WORKER_LOST)
+    closed = Step.objects.filter(ended_a_while_ago | worker_gone, status=StepStatus.RUNNING).update(
+        status=StepStatus.FAILED, error=STEP_ABANDONED, finished_at=timezone.now()
+    )
+    if closed:
+        logger.warning("Closed %d step(s) left open by ended runs", closed)
 
 
 @worker_process_shutdown.connect

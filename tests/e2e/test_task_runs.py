@@ -290,6 +290,8 @@ def test_worker_killed_mid_run_is_finished_by_the_sweep(
     run = e2e_tenant.get(f"/v1/runs/{run_id}").json()
     assert run["status"] == "failed"
     assert run["failure_reason"] == WORKER_LOST
+    # The step the dead worker was in is closed too; none stays "running".
+    assert not Step.objects.filter(run__public_id=run_id, status="running").exists()
 
 
 def _step_finished_count(run_id: str) -> int:

@@ -1,9 +1,13 @@
 """Run status transitions: created → queued → running → final, and final stays final."""
 
-import pytest
+from datetime import timedelta
+from typing import Any
 
-from runs.models import FINAL_STATUSES, InvalidTransition, Run, RunStatus, RunType
-from runs.tasks import execute_run
+import pytest
+from django.utils import timezone
+
+from runs.models import FINAL_STATUSES, InvalidTransition, Run, RunStatus, RunType, Step
+from runs.tasks import STEP_ABANDONED, execute_run, sweep_stale_runs
 from tests.conftest import Tenant
 
 
@@ -94,3 +98,23 @@ def test_worker_task_ignores_canceled_and_missing_runs(run: Run) -> None:
     execute_run(10**9)
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELED
+
+
+def test_sweep_closes_a_step_its_worker_never_recorded_once_the_run_has_ended(
+    run: Run, settings: Any
+) -> None:
+    settings.HARRIER_HEARTBEAT_STALE_SECONDS = 60
+    run.mark_queued()
+    run.mark_running()
+    step = Step.objects.create(run=run, order=1)
+    run.cancel()
+
+    sweep_stale_runs()  # just canceled: its worker may still record the step
+    step.refresh_from_db()
+    assert (step.status, step.finished_at) == ("running", None)
+
+    Run.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+    sweep_stale_runs()
+    step.refresh_from_db()
+    assert (step.status, step.error) == ("failed", STEP_ABANDONED)
+    assert step.finished_at is not None
