@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from playwright.async_api import Error as PlaywrightError
 
 from runs.agent import protocol, recorder
@@ -45,6 +45,9 @@ def run_on_worker_loop(coroutine: Coroutine[Any, Any, T]) -> T:
         return _loop.run_until_complete(coroutine)
     finally:
         close_old_connections()
+        # The agent's queries run in asgiref's executor thread, whose connection is
+        # its own: check it too, or a broken or expired one outlives every run.
+        _loop.run_until_complete(sync_to_async(close_old_connections)())
 
 
 def execute_claimed_run(run: Run) -> None:
@@ -56,10 +59,12 @@ def execute_claimed_run(run: Run) -> None:
 
 
 def shutdown() -> None:
-    """Close the browser when the worker process exits (no orphaned Chromium)."""
+    """Close the browser and the agent's database connection when the process exits."""
     global _loop, _pool
     if _loop is not None and _pool is not None:
         _loop.run_until_complete(_pool.stop())
+    if _loop is not None:
+        _loop.run_until_complete(sync_to_async(connections.close_all)())
     _pool = None
 
 
