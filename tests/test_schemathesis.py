@@ -1,4 +1,4 @@
-"""Schemathesis against the contract (../shared/spec/openapi.json) over real HTTP.
+"""Schemathesis against the contract (tests/spec/openapi.json) over real HTTP.
 
 Generated requests go to a live server; the two checks that matter here are
 that nothing answers 5xx and every documented response matches its schema.
