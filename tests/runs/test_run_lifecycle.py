@@ -1,14 +1,24 @@
 """Run status transitions: created → queued → running → final, and final stays final."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from runs.agent import runner
 from runs.models import FINAL_STATUSES, InvalidTransition, Run, RunStatus, RunType, Step
 from runs.tasks import STEP_ABANDONED, execute_run, sweep_stale_runs
 from tests.conftest import Tenant
+
+
+@pytest.fixture
+def in_process_worker() -> Iterator[None]:
+    # execute_run here runs in this process: its agent's database connection lives in
+    # asgiref's executor thread and would keep the test database from being dropped.
+    yield
+    runner.shutdown()
 
 
 @pytest.fixture
@@ -77,7 +87,7 @@ def test_cancel_of_queued_run(run: Run) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_model_provider_the_run_fails_at_once_naming_the_setting(
-    run: Run, settings: object
+    run: Run, settings: object, in_process_worker: None
 ) -> None:
     settings.LLM_PROVIDER = ""  # type: ignore[attr-defined]
     run.mark_queued()
@@ -91,7 +101,7 @@ def test_without_a_model_provider_the_run_fails_at_once_naming_the_setting(
     assert run.finished_at == finished_at
 
 
-def test_worker_task_ignores_canceled_and_missing_runs(run: Run) -> None:
+def test_worker_task_ignores_canceled_and_missing_runs(run: Run, in_process_worker: None) -> None:
     run.mark_queued()
     run.cancel()
     execute_run(run.pk)
