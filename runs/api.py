@@ -7,7 +7,6 @@ from ninja import Query, Router
 
 from dashboard.api import contract_extra
 from dashboard.auth import organization_of
-from dashboard.errors import NotFound
 from dashboard.schemas import HTTPValidationError
 from runs.models import Artifact, ArtifactKind, Run, Step
 from runs.schemas import (
@@ -17,7 +16,7 @@ from runs.schemas import (
     TaskRunResponse,
     TimelineEntry,
 )
-from runs.services import create_task_run, get_artifact_for, get_run_for
+from runs.services import artifact_file_response, create_task_run, get_artifact_for, get_run_for
 
 router = Router()
 
@@ -226,14 +225,4 @@ def get_run_artifacts(
     tags=["agent"],
 )
 def get_artifact_content(request: HttpRequest, artifact_id: str) -> FileResponse:
-    artifact = get_artifact_for(organization_of(request), artifact_id)
-    try:
-        content = artifact.file.open("rb")
-    except FileNotFoundError:
-        raise NotFound(f"The file of artifact {artifact_id} is missing from storage") from None
-    return FileResponse(
-        content,
-        content_type=artifact.content_type,
-        as_attachment=artifact.kind != "screenshot",
-        filename=artifact.name,
-    )
+    return artifact_file_response(get_artifact_for(organization_of(request), artifact_id))

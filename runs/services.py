@@ -5,12 +5,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.http import FileResponse
 
 from dashboard.errors import FieldError, FieldErrors, NotFound
 from dashboard.ids import is_public_id
 from dashboard.models import Organization
 from dashboard.urlcheck import normalize_url
-from runs.models import RUN_TYPE_BY_ENGINE, Artifact, Run, RunEngine, RunStatus
+from runs.models import RUN_TYPE_BY_ENGINE, Artifact, ArtifactKind, Run, RunEngine, RunStatus
 from runs.schemas import TaskRunRequest
 from sessions.models import BrowserSession
 from sessions.services import dispatch_next_run
@@ -98,6 +99,32 @@ def get_run_for(organization: Organization, run_id: str) -> Run:
     if run is None:
         raise NotFound(f"Run not found: {run_id}")
     return run
+
+
+# Artifact types a browser may display inline; anything else (a file a site let the agent
+# download could be HTML) is only ever served as an attachment.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+
+
+def artifact_file_response(artifact: Artifact) -> FileResponse:
+    """The artifact's file, for the API and the dashboard alike; NotFound if storage lost it."""
+    try:
+        content = artifact.file.open("rb")
+    except FileNotFoundError:
+        raise NotFound(
+            f"The file of artifact {artifact.public_id} is missing from storage"
+        ) from None
+    inline = artifact.kind == ArtifactKind.SCREENSHOT and artifact.content_type in INLINE_TYPES
+    response = FileResponse(
+        content,
+        content_type=artifact.content_type if inline else "application/octet-stream",
+        as_attachment=not inline,
+        filename=artifact.name,
+    )
+    # Files come from arbitrary websites: never let one run as a page of this origin.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 def get_artifact_for(organization: Organization, artifact_id: str) -> Artifact:

@@ -36,9 +36,14 @@ from dashboard.pages import htmx_render
 from dashboard.urlcheck import InvalidURL
 from runs.api import timeline_entry
 from runs.forms import RunFilterForm, TaskForm, initial_from_request
-from runs.models import ACTIVE_STATUSES, Artifact, ArtifactKind, Run, RunType
+from runs.models import ACTIVE_STATUSES, ArtifactKind, Run, RunType
 from runs.schemas import TaskRunRequest
-from runs.services import URL_FIELDS, create_task_run, normalized_task_fields
+from runs.services import (
+    URL_FIELDS,
+    artifact_file_response,
+    create_task_run,
+    normalized_task_fields,
+)
 from sessions.models import BrowserSession
 
 PAGE_SIZE = 25
@@ -46,9 +51,6 @@ ROW_POLL = "every 2s"
 LIVE_POLL = "every 2s"
 SETTLE_SECONDS = 30
 NEWER_POLL = "every 3s"
-# Artifact types a browser may display inline; anything else (a file a site let the agent
-# download could be HTML) is only ever served as an attachment.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
 # --- the runs table --------------------------------------------------------------------
@@ -309,25 +311,10 @@ def run_output(request: HttpRequest, run_id: str) -> HttpResponse:
 def run_artifact(request: HttpRequest, run_id: str, artifact_id: str) -> FileResponse:
     run = get_run_for_user(request, run_id)
     artifact = get_artifact_for_user(request, run, artifact_id)
-    return _serve_artifact(artifact)
-
-
-def _serve_artifact(artifact: Artifact) -> FileResponse:
     try:
-        content = artifact.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage") from None
-    inline = artifact.kind == ArtifactKind.SCREENSHOT and artifact.content_type in INLINE_TYPES
-    response = FileResponse(
-        content,
-        content_type=artifact.content_type if inline else "application/octet-stream",
-        as_attachment=not inline,
-        filename=artifact.name,
-    )
-    # Files come from arbitrary websites: never let one run as a page of this origin.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+        return artifact_file_response(artifact)
+    except NotFound as exc:
+        raise Http404(str(exc)) from None
 
 
 # --- new task --------------------------------------------------------------------------
