@@ -44,7 +44,7 @@ def main() -> None:
         time.sleep(2)  # let the idle browsers settle
         memory = [session_pss_mb(sid) for sid in idle]
         for sid in [session_id, *idle]:
-            h.client.post(f"/v1/browser_sessions/{sid}/close")
+            close_and_wait(h, sid)
     print_table(
         f"browser sessions, n={args.n}; {describe_backends()}",
         {
@@ -74,11 +74,18 @@ def create_session(h: Harness, *, close: bool) -> tuple[float, str]:
         time.sleep(0.005)
     elapsed = (time.monotonic() - before) * 1000
     if close:
-        pid = BrowserSession.objects.get(public_id=session_id).pid
-        h.client.post(f"/v1/browser_sessions/{session_id}/close")
-        while Path(f"/proc/{pid}").exists() and time.monotonic() - before < 30:
-            time.sleep(0.01)
+        close_and_wait(h, session_id)
     return elapsed, session_id
+
+
+def close_and_wait(h: Harness, session_id: str) -> None:
+    """Close the session and wait until its browser is gone: the worker, which ends it,
+    must not be stopped before it has."""
+    pid = BrowserSession.objects.get(public_id=session_id).pid
+    h.client.post(f"/v1/browser_sessions/{session_id}/close")
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def run_until_done(h: Harness, extra: dict[str, Any]) -> Run:

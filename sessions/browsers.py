@@ -139,6 +139,36 @@ def stop(pid: int | None, user_data_dir: str) -> None:
         Path(f"{user_data_dir}.log").unlink(missing_ok=True)
 
 
+def profiles() -> list[Path]:
+    """The profile directories under this host's sessions folder, one per session browser."""
+    root = sessions_dir()
+    return [entry for entry in root.iterdir() if entry.is_dir()] if root.is_dir() else []
+
+
+def stop_leftover(profile: Path) -> None:
+    """End the browser that uses `profile`, if one still runs, and remove the profile.
+
+    The browser is found by its command line, not by a recorded pid: after a restart
+    that pid may belong to another program.
+    """
+    stop(_leader_using(profile), str(profile))
+
+
+def _leader_using(profile: Path) -> int | None:
+    flag = f"--user-data-dir={profile}".encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            pid = int(entry.name)
+            # The browser leads its process group; its helpers carry the flag too.
+            if os.getpgid(pid) != pid:
+                continue
+            if flag in (entry / "cmdline").read_bytes().split(b"\0"):
+                return pid
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _signal_group(pid: int, signum: int) -> None:
     # The browser leads its own process group (start_new_session): renderers and
     # helpers go with it.

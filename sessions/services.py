@@ -161,11 +161,34 @@ def release_for_run(run: Run) -> None:
 
 
 def reconcile_host_sessions(host: str) -> None:
-    """At worker start: sessions of this host whose browser is gone are closed."""
+    """At worker start: sessions of this host whose browser is gone are closed, and
+    browsers still running for sessions that ended are stopped."""
     for session in BrowserSession.objects.on_host(host).filter(status=SessionStatus.READY):
         if not browsers.is_alive(session.pid):
             logger.warning("Session %s lost its browser; closing it", session.public_id)
             close_session(session, GONE_AT_START)
+    end_leftover_browsers()
+
+
+def end_leftover_browsers() -> list[str]:
+    """Stop the browsers (and remove the profiles) of sessions that are no longer open.
+
+    A profile outlives its session when the message to stop its browser never reached a
+    worker: the host's worker stopped first, or was killed. The folders are listed before
+    the open sessions are read: a session's row exists before its browser's folder does,
+    so one being started meanwhile is always seen as open.
+    """
+    profiles = browsers.profiles()
+    still_open = set(
+        BrowserSession.objects.active()
+        .filter(public_id__in=[profile.name for profile in profiles])
+        .values_list("public_id", flat=True)
+    )
+    leftovers = [profile for profile in profiles if profile.name not in still_open]
+    for profile in leftovers:
+        logger.warning("Stopping the leftover browser of session %s", profile.name)
+        browsers.stop_leftover(profile)
+    return [profile.name for profile in leftovers]
 
 
 def close_host_sessions(host: str, reason: str) -> int:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from dashboard.celery import this_host
 from runs.models import Step
 from sessions import browsers
 from sessions.models import BrowserSession
+from sessions.services import reconcile_host_sessions
 from sessions.tasks import check_sessions, close_expired_sessions
 from tests.conftest import Tenant
 from tests.support.e2e import RunWaiter, Worker, log_in
@@ -228,6 +230,27 @@ def test_killed_browser_marks_the_session_failed(e2e_tenant: Tenant, ready_sessi
         lambda: (s := _session(session_id)).status == "failed" and s, what="session failed"
     )
     assert "stopped unexpectedly" in session.failure_reason
+
+
+def test_worker_start_stops_browsers_of_sessions_that_ended_without_it(
+    e2e_tenant: Tenant, worker: Worker, ready_session: dict
+) -> None:
+    kept = _session(ready_session["browser_session_id"])
+    orphan_id = e2e_tenant.post("/v1/browser_sessions", {}).json()["browser_session_id"]
+    orphan = wait_until(
+        lambda: (s := _session(orphan_id)).status == "ready" and s, what="second session ready"
+    )
+    # Closed while no worker could end its browser (the message to its host was lost,
+    # say with a broker restart): the row says closed, the Chromium still runs.
+    assert orphan.close("closed without its host")
+    assert browsers.is_alive(orphan.pid)
+
+    reconcile_host_sessions(this_host())  # what a worker host does when it starts
+
+    assert not browsers.is_alive(orphan.pid)
+    assert not Path(orphan.user_data_dir).exists()
+    assert browsers.is_alive(kept.pid)
+    assert Path(kept.user_data_dir, "DevToolsActivePort").exists()
 
 
 def test_screenshot_shows_the_current_page(
