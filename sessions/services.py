@@ -170,7 +170,7 @@ def reconcile_host_sessions(host: str) -> None:
     end_leftover_browsers()
 
 
-def end_leftover_browsers() -> list[str]:
+def end_leftover_browsers() -> None:
     """Stop the browsers (and remove the profiles) of sessions that are no longer open.
 
     A profile outlives its session when the message to stop its browser never reached a
@@ -184,11 +184,10 @@ def end_leftover_browsers() -> list[str]:
         .filter(public_id__in=[profile.name for profile in profiles])
         .values_list("public_id", flat=True)
     )
-    leftovers = [profile for profile in profiles if profile.name not in still_open]
-    for profile in leftovers:
-        logger.warning("Stopping the leftover browser of session %s", profile.name)
-        browsers.stop_leftover(profile)
-    return [profile.name for profile in leftovers]
+    for profile in profiles:
+        if profile.name not in still_open:
+            logger.warning("Stopping the leftover browser of session %s", profile.name)
+            browsers.stop_leftover(profile)
 
 
 def close_host_sessions(host: str, reason: str) -> int:
